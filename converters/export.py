@@ -1,0 +1,441 @@
+"""Export a Keras model to TFLite or ONNX, then verify the file and check its numerics.
+
+Every export writes `<artifact>.report.json` beside the artifact with the sizes, the floor (each unique
+weight once at its exported precision), the duplicate groups and the numerics against Keras.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidInputError
+from .numerics import Numerics, compare, run_samples
+from .verify import GroupReport, VerifyReport, WeightRow, verify
+
+TFLITE_MODES = ("none", "fp16", "dynamic", "int8")
+ONNX_MODES = ("none",)
+NUMERICS_SAMPLES = 16
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ExportReport:
+    artifact: str
+    format: str
+    quantize: str
+    model: str
+    file_bytes: int
+    weight_bytes: int
+    floor_bytes: int
+    duplicate_bytes: int
+    groups: list[GroupReport]
+    largest: list[WeightRow]
+    numerics: Numerics | None
+    params_per_use: int
+    unique_params: int
+    inputs: list[dict[str, Any]]
+    outputs: list[str]
+    calibration: str
+    route: str
+    seconds: float
+    versions: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.duplicate_bytes == 0 and (self.numerics is None or self.numerics.passed)
+
+    @property
+    def ratio(self) -> float:
+        return self.weight_bytes / self.floor_bytes if self.floor_bytes else 1.0
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.duplicate_bytes:
+            out.append(f"{len(self.groups)} duplicate group(s) waste {self.duplicate_bytes} bytes")
+        if self.numerics is not None and not self.numerics.passed:
+            out.append(
+                f"numerics off: max_abs_error={self.numerics.max_abs_error:.3g}, "
+                f"cosine={self.numerics.cosine_similarity:.5f}, needs {self.numerics.criterion}"
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ok"] = self.ok
+        d["weight_to_floor"] = round(self.ratio, 4)
+        d["problems"] = self.problems()
+        return d
+
+    def write_json(self, path: str | os.PathLike | None = None) -> str:
+        out = os.fspath(path) if path is not None else self.artifact + ".report.json"
+        from .verify import _finite
+
+        with open(out, "w") as fh:
+            json.dump(_finite(self.to_dict()), fh, indent=2)
+        return out
+
+
+def _resolve_model(model: Any) -> Any:
+    from edgeshare.accounting import load_keras_model, quiet_tensorflow
+
+    quiet_tensorflow()
+    if hasattr(model, "weights") and hasattr(model, "inputs"):
+        return model
+    if isinstance(model, (bytes, bytearray)):
+        with tempfile.NamedTemporaryFile(suffix=".keras", delete=False) as fh:
+            fh.write(model)
+            tmp = fh.name
+        try:
+            return load_keras_model(tmp)
+        finally:
+            os.unlink(tmp)
+    return load_keras_model(model)
+
+
+def _signature_name(name: str, i: int, taken: set[str]) -> str:
+    clean = re.sub(r"[^0-9A-Za-z_]", "_", name) or f"input_{i}"
+    if clean[0].isdigit():
+        clean = "x" + clean
+    base, k = clean, 1
+    while clean in taken:
+        clean = f"{base}_{k}"
+        k += 1
+    taken.add(clean)
+    return clean
+
+
+@dataclass
+class _Prepared:
+    model: Any
+    specs: list[tuple[str, tuple[int, ...], str]]
+    names: list[str]  # signature input names, in model input order
+    calibration: list[np.ndarray]
+    calibration_source: str
+    samples: list[np.ndarray]
+    reference: list[np.ndarray]
+    warnings: list[str]
+
+
+def _prepare(
+    model: Any, calibration: Any, sample_inputs: Any, batch_size: int, need_calibration: bool
+) -> _Prepared:
+    from edgeshare.accounting import call_model, input_specs
+
+    from .data import as_input_list, load_npz, random_inputs
+
+    m = _resolve_model(model)
+    specs = input_specs(m, batch_size)
+    taken: set[str] = set()
+    names = [_signature_name(n, i, taken) for i, (n, _, _) in enumerate(specs)]
+    notes: list[str] = []
+    if calibration is None:
+        cal, source = None, "none"
+    elif isinstance(calibration, (str, os.PathLike)):
+        cal, source = load_npz(calibration, specs), os.fspath(calibration)
+    else:
+        cal, source = as_input_list(calibration, specs, "calibration"), "given arrays"
+    if sample_inputs is not None:
+        samples = as_input_list(sample_inputs, specs, "sample_inputs")
+    elif cal is not None:
+        samples = cal
+    else:
+        samples = random_inputs(m, specs, NUMERICS_SAMPLES)
+        notes.append("no sample inputs: numerics were checked on random inputs")
+    if cal is None and need_calibration:
+        cal = random_inputs(m, specs, 64, seed=1)
+        source = "random"
+        notes.append(
+            "int8 calibrated on RANDOM inputs: pass --calibration FILE.npz (or calibration=...) "
+            "with real samples, or the quantization ranges will not fit real data"
+        )
+        warnings.warn(notes[-1], stacklevel=3)
+    samples = [x[:NUMERICS_SAMPLES] for x in samples]
+    ref = call_model(m, samples)
+    ref_list = [np.asarray(y) for y in (ref if isinstance(ref, (list, tuple)) else
+                                       (list(ref.values()) if isinstance(ref, dict) else [ref]))]
+    return _Prepared(m, specs, names, cal or [], source, samples, ref_list, notes)
+
+
+def _tflite_bytes(p: _Prepared, quantize: str) -> bytes:
+    """Convert with TFLiteConverter from a concrete function with static batch-1 input specs."""
+    import keras
+    import tensorflow as tf
+
+    from edgeshare.accounting import call_model
+
+    from ._quiet import quiet_fds
+
+    tf_specs = [tf.TensorSpec(shape, dtype, name=n) for (_, shape, dtype), n in zip(p.specs, p.names)]
+
+    def serve(*xs: Any) -> dict[str, Any]:
+        y = call_model(p.model, list(xs))
+        ys = list(y.values()) if isinstance(y, dict) else (list(y) if isinstance(y, (list, tuple)) else [y])
+        return {f"output_{i}": t for i, t in enumerate(ys)}
+
+    with quiet_fds(), tempfile.TemporaryDirectory() as saved:
+        # Through a SavedModel, as TFLiteConverter.from_keras_model does: from_concrete_functions
+        # would keep Keras 3 variables as READ_VARIABLE ops instead of freezing them into buffers.
+        archive = keras.export.ExportArchive()
+        archive.track(p.model)
+        archive.add_endpoint("serving_default", serve, input_signature=tf_specs)
+        archive.write_out(saved, verbose=False)
+        conv = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=["serving_default"])
+        if quantize != "none":
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "fp16":
+            conv.target_spec.supported_types = [tf.float16]
+        if quantize == "int8":
+            cal = p.calibration
+
+            def representative() -> Any:
+                for i in range(cal[0].shape[0]):
+                    yield {n: x[i : i + 1] for n, x in zip(p.names, cal)}
+
+            conv.representative_dataset = representative
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if any(np.issubdtype(np.dtype(d), np.floating) for _, _, d in p.specs):
+                conv.inference_input_type = tf.int8
+            conv.inference_output_type = tf.int8
+        try:
+            return bytes(conv.convert())
+        except Exception as exc:
+            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            raise InvalidInputError(f"TFLite conversion ({quantize}) failed: {msg[:300]}", p.model.name) from exc
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for mod in ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai_edge_litert"):
+        try:
+            from importlib.metadata import version
+
+            out[mod] = version(mod.replace("_", "-"))
+        except Exception:
+            continue
+    return out
+
+
+def _finish(
+    p: _Prepared,
+    path: str,
+    fmt: str,
+    quantize: str,
+    route: str,
+    started: float,
+    run: Callable[..., list[np.ndarray]],
+    outputs: list[str],
+    report_vr: VerifyReport,
+) -> ExportReport:
+    from edgeshare.accounting import inspect
+
+    actual = run_samples(run, p.samples)
+    numerics = compare(p.reference, actual, quantize)
+    sharing = inspect(p.model)
+    rep = ExportReport(
+        artifact=path,
+        format=fmt,
+        quantize=quantize,
+        model=p.model.name,
+        file_bytes=report_vr.file_bytes,
+        weight_bytes=report_vr.weight_bytes,
+        floor_bytes=report_vr.floor_bytes,
+        duplicate_bytes=report_vr.duplicate_bytes,
+        groups=report_vr.groups,
+        largest=report_vr.largest,
+        numerics=numerics,
+        params_per_use=sharing.params_per_use,
+        unique_params=sharing.unique_params,
+        inputs=[{"name": n, "keras_name": s[0], "shape": list(s[1]), "dtype": s[2]} for n, s in zip(p.names, p.specs)],
+        outputs=outputs,
+        calibration=p.calibration_source,
+        route=route,
+        seconds=round(time.perf_counter() - started, 3),
+        versions=_versions(),
+        warnings=p.warnings,
+    )
+    rep.write_json()
+    return rep
+
+
+def _check_mode(quantize: str, allowed: tuple[str, ...], fmt: str) -> None:
+    if quantize not in allowed:
+        raise InvalidInputError(
+            f"`quantize` must be one of {', '.join(allowed)} for {fmt}. Received: quantize={quantize!r}"
+        )
+
+
+def export_tflite(
+    model: Any,
+    path: str | os.PathLike,
+    quantize: str = "none",
+    *,
+    calibration: Any = None,
+    sample_inputs: Any = None,
+    batch_size: int = 1,
+    progress: Progress | None = None,
+) -> ExportReport:
+    """Convert a Keras model to .tflite, verify it and compare it with Keras.
+
+    Args:
+        model: a Keras model, a path to a .keras file, or its bytes.
+        path: where to write the .tflite file.
+        quantize: "none" (float32), "fp16", "dynamic" (int8 weights, float activations) or "int8"
+            (full integer, int8 input and output for float tensors, calibrated on `calibration`).
+        calibration: representative inputs for int8: an .npz path, arrays or a dict by input name.
+            Without it int8 calibrates on random data and warns.
+        sample_inputs: inputs for the numerics check (defaults to the calibration data).
+        batch_size: the static batch dimension of the exported signature.
+
+    Returns:
+        An ExportReport, also written to `<path>.report.json`.
+    """
+    _check_mode(quantize, TFLITE_MODES, "tflite")
+    say = progress or (lambda _m: None)
+    started = time.perf_counter()
+    say("preparing")
+    p = _prepare(model, calibration, sample_inputs, batch_size, need_calibration=quantize == "int8")
+    say(f"converting to TFLite ({quantize})")
+    data = _tflite_bytes(p, quantize)
+    out = os.fspath(path)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "wb") as fh:
+        fh.write(data)
+    say("verifying")
+    vr = verify(out)
+    say("checking numerics")
+    from .runtime import TFLiteRunner
+
+    runner = TFLiteRunner(out)
+    order = [runner.input_names.index(n) for n in p.names]
+    outputs = _numeric_order(runner.output_names)
+    out_index = [runner.output_names.index(n) for n in outputs]
+
+    def run(*xs: np.ndarray) -> list[np.ndarray]:
+        feeds: list[Any] = [None] * len(xs)
+        for i, j in enumerate(order):
+            feeds[j] = xs[i]
+        ys = runner(*feeds)
+        return [ys[k] for k in out_index]
+
+    return _finish(p, out, "tflite", quantize, "TFLiteConverter.from_concrete_functions", started, run,
+                   outputs, vr)
+
+
+def _numeric_order(names: list[str]) -> list[str]:
+    """output_0, output_1, ..., output_10 in index order (signatures list them alphabetically)."""
+
+    def key(n: str) -> tuple[int, str]:
+        m = re.search(r"(\d+)$", n)
+        return (int(m.group(1)) if m else 1 << 30, n)
+
+    return sorted(names, key=key)
+
+
+def _rename_onnx_io(model: Any, renames: dict[str, str]) -> None:
+    g = model.graph
+    for coll in (g.input, g.output):
+        for vi in coll:
+            if vi.name in renames:
+                vi.name = renames[vi.name]
+    for node in g.node:
+        for i, n in enumerate(node.input):
+            if n in renames:
+                node.input[i] = renames[n]
+        for i, n in enumerate(node.output):
+            if n in renames:
+                node.output[i] = renames[n]
+
+
+def export_onnx(
+    model: Any,
+    path: str | os.PathLike,
+    quantize: str = "none",
+    *,
+    opset: int = 17,
+    calibration: Any = None,
+    sample_inputs: Any = None,
+    batch_size: int = 1,
+    progress: Progress | None = None,
+) -> ExportReport:
+    """Convert a Keras model to .onnx through its float TFLite form, verify it and compare with Keras.
+
+    The route is Keras -> TFLite (float32) -> tf2onnx.convert.from_tflite. Measured with tf2onnx 1.17
+    at opsets 15-18, `Model.export(format="onnx")` and `tf2onnx.convert.from_keras` both leave an
+    unconverted StatefulPartitionedCall for a Keras 3 `Conv2D(groups=...)`, which onnxruntime rejects;
+    the TFLite route converts grouped convolutions to a native `Conv` with `group`.
+    """
+    _check_mode(quantize, ONNX_MODES, "onnx")
+    say = progress or (lambda _m: None)
+    started = time.perf_counter()
+    say("preparing")
+    p = _prepare(model, calibration, sample_inputs, batch_size, need_calibration=False)
+    say("converting to TFLite (float32)")
+    tfl = _tflite_bytes(p, "none")
+    say(f"converting to ONNX (opset {opset})")
+    import onnx
+
+    from ._quiet import quiet_fds
+    from .source import open_source
+    from .tflite_file import read_tflite
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tpath = os.path.join(tmp, "model.tflite")
+        with open(tpath, "wb") as fh:
+            fh.write(tfl)
+        src = open_source(tpath)
+        try:
+            parsed = read_tflite(src)
+            sig = parsed.signatures[0]
+            sg = parsed.subgraphs[sig.subgraph]
+            tensor_names = {k: sg.tensors[v].name for k, v in sig.inputs.items()}
+            out_names = {k: sg.tensors[v].name for k, v in sig.outputs.items()}
+        finally:
+            src.close()
+        try:
+            import tf2onnx
+
+            from .onnx_handlers import CUSTOM_OP_HANDLERS
+
+            with quiet_fds():
+                proto, _ = tf2onnx.convert.from_tflite(tpath, opset=opset, custom_op_handlers=CUSTOM_OP_HANDLERS)
+        except Exception as exc:
+            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            raise InvalidInputError(f"ONNX conversion failed: {msg[:300]}", p.model.name) from exc
+    renames = {v: k for k, v in tensor_names.items()}
+    renames.update({v: k for k, v in out_names.items()})
+    _rename_onnx_io(proto, renames)
+    out = os.fspath(path)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, out)
+    say("verifying")
+    vr = verify(out)
+    say("checking numerics")
+    from .runtime import OnnxRunner
+
+    runner = OnnxRunner(out)
+    order = [runner.input_names.index(n) for n in p.names]
+    outputs = _numeric_order(list(out_names))
+    out_index = [runner.output_names.index(n) for n in outputs]
+
+    def run(*xs: np.ndarray) -> list[np.ndarray]:
+        feeds: list[Any] = [None] * len(xs)
+        for i, j in enumerate(order):
+            feeds[j] = xs[i]
+        ys = runner(*feeds)
+        return [ys[k] for k in out_index]
+
+    return _finish(p, out, "onnx", quantize, f"Keras -> TFLite f32 -> tf2onnx.from_tflite (opset {opset})",
+                   started, run, outputs, vr)

@@ -1,0 +1,172 @@
+"""Benchmark one .tflite or .onnx file in this process and print the result as JSON.
+
+This is what runs on the target (the host, or a board over SSH, with only the light runtime
+installed): `python -m edgeshare.bench.runner MODEL [--threads N] [--warmup N] [--runs N]`.
+It imports LiteRT or onnxruntime and numpy, never TensorFlow. The timed loop is a bare
+`invoke()` (or `session.run`) between two `perf_counter_ns` calls, with the inputs set once before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from edgeshare.bench.stats import summarize
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20
+
+
+def _fill(shape: Any, dtype: Any, rng: np.random.Generator) -> np.ndarray:
+    shape = [int(d) if int(d) > 0 else 1 for d in shape]
+    dt = np.dtype(dtype)
+    if np.issubdtype(dt, np.integer):
+        # Zeros: any index is valid for an embedding lookup, and int8 zero is mid-range.
+        return np.zeros(shape, dt)
+    if dt == np.bool_:
+        return np.zeros(shape, dt)
+    return rng.standard_normal(shape).astype(dt)
+
+
+def _progress(done: int, total: int) -> None:
+    if os.environ.get("EDGESHARE_PROGRESS"):
+        sys.stderr.write(f"edgeshare-progress {done} {total}\n")
+        sys.stderr.flush()
+
+
+def bench_tflite(path: str, threads: int | None, warmup: int, runs: int) -> dict[str, Any]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    rng = np.random.default_rng(0)
+    base = _rss_mb()
+    t0 = time.perf_counter_ns()
+    interp = Interpreter(model_path=path, num_threads=threads) if threads else Interpreter(model_path=path)
+    interp.allocate_tensors()
+    init_ms = (time.perf_counter_ns() - t0) / 1e6
+    for d in interp.get_input_details():
+        interp.set_tensor(d["index"], _fill(d["shape"], d["dtype"], rng))
+    invoke = interp.invoke
+    t0 = time.perf_counter_ns()
+    invoke()
+    first_ms = (time.perf_counter_ns() - t0) / 1e6
+    return _loop(invoke, warmup, runs, init_ms, first_ms, base, "litert", "xnnpack (LiteRT default CPU)")
+
+
+def bench_onnx(path: str, threads: int | None, warmup: int, runs: int) -> dict[str, Any]:
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(0)
+    base = _rss_mb()
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads = threads
+    t0 = time.perf_counter_ns()
+    sess = ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+    init_ms = (time.perf_counter_ns() - t0) / 1e6
+    types = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int32)": np.int32,
+             "tensor(int64)": np.int64, "tensor(int8)": np.int8, "tensor(uint8)": np.uint8,
+             "tensor(double)": np.float64, "tensor(bool)": np.bool_}
+    feeds = {i.name: _fill([d if isinstance(d, int) else 1 for d in i.shape], types.get(i.type, np.float32), rng)
+             for i in sess.get_inputs()}
+    run = sess.run
+
+    def invoke() -> None:
+        run(None, feeds)
+
+    t0 = time.perf_counter_ns()
+    invoke()
+    first_ms = (time.perf_counter_ns() - t0) / 1e6
+    return _loop(invoke, warmup, runs, init_ms, first_ms, base, "onnxruntime", "CPUExecutionProvider")
+
+
+def _loop(invoke: Any, warmup: int, runs: int, init_ms: float, first_ms: float, base_rss: float,
+          runtime: str, delegate: str) -> dict[str, Any]:
+    step = max(1, (warmup + runs) // 20)
+    for i in range(warmup):
+        invoke()
+        if i % step == 0:
+            _progress(i, warmup + runs)
+    lat = []
+    clock = time.perf_counter_ns
+    for i in range(runs):
+        t0 = clock()
+        invoke()
+        lat.append(clock() - t0)
+        if i % step == 0:
+            _progress(warmup + i, warmup + runs)
+    _progress(warmup + runs, warmup + runs)
+    lat_ms = [x / 1e6 for x in lat]
+    peak = _peak_rss_mb()
+    return {
+        "runtime": runtime,
+        "delegate": delegate,
+        "init_ms": init_ms,
+        "first_ms": first_ms,
+        "warmup": warmup,
+        "runs": runs,
+        **summarize(lat_ms),
+        "peak_rss_mb": peak,
+        "model_rss_mb": max(0.0, peak - base_rss),
+        "latencies_ms": lat_ms,
+    }
+
+
+def run(path: str, threads: int | None = None, warmup: int = 10, runs: int = 100) -> dict[str, Any]:
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    fmt = "tflite" if head[4:8] == b"TFL3" else "onnx"
+    res = bench_tflite(path, threads, warmup, runs) if fmt == "tflite" else bench_onnx(path, threads, warmup, runs)
+    res.update(
+        {
+            "artifact": path,
+            "format": fmt,
+            "threads": threads,
+            "machine": platform.machine(),
+            "host": platform.node(),
+            "python": platform.python_version(),
+        }
+    )
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m edgeshare.bench.runner")
+    ap.add_argument("model")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=100)
+    a = ap.parse_args(argv)
+    try:
+        res = run(a.model, a.threads, a.warmup, a.runs)
+    except Exception as exc:  # reported to the parent as one JSON line
+        json.dump({"error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"},
+                  sys.stdout)
+        sys.stdout.write("\n")
+        return 2
+    json.dump(res, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

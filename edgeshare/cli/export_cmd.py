@@ -1,0 +1,62 @@
+"""edgeshare export MODEL.keras --format tflite|onnx [--quantize MODE] [--calibration FILE.npz] -o OUT"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from edgeshare.cli._common import add_json_flag, emit_json, human, out, progress_bar
+
+MODES = ("none", "fp16", "dynamic", "int8")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a Keras model to TFLite or ONNX, verify it and check numerics",
+        description="Export, then verify the file and compare it with Keras on sample inputs. Writes "
+        "OUT.report.json beside the artifact. Exit 1 when duplicates remain or numerics are off.",
+    )
+    p.add_argument("model", help="a .keras file")
+    p.add_argument("--format", choices=("tflite", "onnx"), default="tflite")
+    p.add_argument("--quantize", choices=MODES, default="none",
+                   help="none (f32), fp16, dynamic (int8 weights) or int8 (full integer)")
+    p.add_argument("--calibration", metavar="FILE.npz",
+                   help="representative inputs for int8 and the numerics check (np.savez; keys = input names)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("-o", "--output", required=True, help="the artifact to write")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgeshare.converters import export as ex
+
+    with progress_bar(f"exporting {args.model}") as (prog, task):
+
+        def say(stage: str) -> None:
+            prog.update(task, description=f"{args.model}: {stage}")
+
+        if args.format == "tflite":
+            rep = ex.export_tflite(args.model, args.output, args.quantize, calibration=args.calibration,
+                                   progress=say)
+        else:
+            rep = ex.export_onnx(args.model, args.output, args.quantize, calibration=args.calibration,
+                                 opset=args.opset, progress=say)
+    d = rep.to_dict()
+    if human(args):
+        from edgeshare.cli.render import print_verify
+
+        print_verify({**d, "path": rep.artifact}, title=f"{rep.artifact} ({rep.format}, {rep.quantize})")
+        n = rep.numerics
+        if n is not None:
+            status = "[green]ok[/]" if n.passed else "[red]OFF[/]"
+            out.print(f"numerics vs Keras on {n.samples} samples: max |error| {n.max_abs_error:.3g}, "
+                      f"cosine {n.cosine_similarity:.6f} ({n.criterion}) {status}")
+        for w in rep.warnings:
+            out.print(f"[yellow]warning:[/] {w}")
+        out.print(f"report: {rep.artifact}.report.json")
+        for p in rep.problems():
+            out.print(f"[red]check failed:[/] {p}")
+    emit_json(args.json, d)
+    return 0 if rep.ok else 1

@@ -1,0 +1,39 @@
+"""edgeshare verify ARTIFACT [--model MODEL.keras] [--json [PATH]]"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from edgeshare.cli._common import add_json_flag, emit_json, human, progress_bar
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="prove that a .tflite or .onnx stores each weight once",
+        description="Find every group of stored weights that hold the same weight (exact, transposed or "
+        "requantized copies). Exit 0 when clean, 1 when duplicates are found, 2 on bad input.",
+    )
+    p.add_argument("artifact", help="a .tflite or .onnx file")
+    p.add_argument("--model", help="the .keras model it came from: map each Keras variable to its buffers")
+    p.add_argument("--min-elements", type=int, default=16, help="ignore tensors smaller than this (default 16)")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgeshare.converters.verify import verify
+
+    with progress_bar(f"verifying {args.artifact}") as (prog, task):
+
+        def tick(done: int, total: int) -> None:
+            prog.update(task, completed=done, total=total)
+
+        rep = verify(args.artifact, model=args.model, min_elements=args.min_elements, progress=tick)
+    if human(args):
+        from edgeshare.cli.render import print_verify
+
+        print_verify(rep)
+    emit_json(args.json, rep.to_dict())
+    return 0 if rep.ok else 1

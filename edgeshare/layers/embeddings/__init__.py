@@ -1,0 +1,5 @@
+"""Family 1, weight tying: embedding layers."""
+
+from edgeshare.layers.embeddings.position_embedding import PositionEmbedding
+
+__all__ = ["PositionEmbedding"]

@@ -1,0 +1,62 @@
+"""Learned absolute position embedding."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="edgeshare")
+class PositionEmbedding(keras.layers.Layer):
+    """A learned table of position vectors, returned for the positions of the input sequence.
+
+    Args:
+        sequence_length: the longest sequence the table covers.
+        initializer: initializer of the (sequence_length, dim) table.
+        **kwargs: standard layer arguments.
+
+    Call arguments:
+        inputs: a tensor of shape (batch, length, dim) with length <= sequence_length.
+
+    Returns:
+        The position vectors, shape (batch, length, dim), to be added to `inputs`.
+
+    Example:
+        >>> x = keras.ops.ones((2, 16, 32))
+        >>> PositionEmbedding(64)(x).shape
+        (2, 16, 32)
+
+    References:
+        Vaswani et al. 2017, "Attention Is All You Need" (learned variant, as in BERT and GPT-2).
+    """
+
+    def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(sequence_length, int) or sequence_length < 1:
+            raise ValueError(
+                f"`sequence_length` must be a positive integer. Received: sequence_length={sequence_length}"
+            )
+        self.sequence_length = sequence_length
+        self.initializer = keras.initializers.get(initializer)
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        self.table = self.add_weight(
+            name="table", shape=(self.sequence_length, dim), initializer=self.initializer
+        )
+
+    def call(self, inputs):
+        length = ops.shape(inputs)[1]
+        # (length, dim) -> (1, length, dim), broadcast over the batch.
+        positions = ops.expand_dims(self.table[:length], 0)
+        return ops.broadcast_to(positions, ops.shape(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "sequence_length": self.sequence_length,
+            "initializer": keras.initializers.serialize(self.initializer),
+        }

@@ -1,0 +1,42 @@
+"""edgeshare.models: the reference models. Each module defines `REFERENCE`, a ReferenceModel with a
+builder and its sample (and calibration) data. Modules are discovered, so adding a model is adding a
+file."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ReferenceModel:
+    name: str
+    description: str
+    families: tuple[str, ...]
+    build: Callable[[], Any]  # -> keras.Model
+    sample_data: Callable[[int], list[Any]]  # n -> input arrays with n samples (also calibration data)
+    train: Callable[[Any], dict[str, float]] | None = None  # short real training -> metrics
+    export_options: dict[str, Any] = field(default_factory=dict)
+
+
+def reference_models() -> dict[str, ReferenceModel]:
+    """All reference models, by name, in module order."""
+    out: dict[str, ReferenceModel] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name.startswith("_") or info.name == "export_reference":
+            continue
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        ref = getattr(mod, "REFERENCE", None)
+        if isinstance(ref, ReferenceModel):
+            out[ref.name] = ref
+    return out
+
+
+def get(name: str) -> ReferenceModel:
+    models = reference_models()
+    if name not in models:
+        raise KeyError(f"no reference model {name!r}; available: {', '.join(models)}")
+    return models[name]
