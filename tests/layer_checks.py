@@ -1,0 +1,108 @@
+"""The one shared layer test (DESIGN.md, convention 6). Every edgeshare layer test calls
+`run_layer_test`, which checks, in order:
+
+1. the config round trip: `from_config(get_config())` gives the same config;
+2. a symbolic call (KerasTensor) and an eager call, against `compute_output_shape`;
+3. sharing, three ways (convention 4): the trainable-weight count, `count_params()` against a formula
+   the test writes out, and `check_sharing(layer)` asserting identity with `is`;
+4. a `.keras` save and reload: same outputs, same counts, and `check_sharing` again on the reloaded
+   layer, so that sharing survives serialization;
+5. one training step: finite loss, and every trainable variable receives a gradient and changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def _as_list(x: Any) -> list[Any]:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _shape_of(s: Any) -> tuple:
+    return tuple(s.shape) if hasattr(s, "shape") else tuple(s)
+
+
+def run_layer_test(
+    make_layer: Callable[[], Any],
+    inputs: Any,
+    *,
+    expected_num_trainable_weights: int,
+    expected_params: int,
+    check_sharing: Callable[[Any], None] | None = None,
+    call_kwargs: dict[str, Any] | None = None,
+    tmp_path: Any,
+    atol: float = 1e-6,
+    train: bool = True,
+    input_dtypes: Sequence[str] | None = None,
+) -> Any:
+    """Run the shared checks on a fresh layer from `make_layer()` with `inputs` (array or list).
+
+    Returns the built layer, so the test can add its own numerics checks.
+    """
+    import keras
+
+    call_kwargs = call_kwargs or {}
+    arrays = [np.asarray(x) for x in _as_list(inputs)]
+    multi = isinstance(inputs, (list, tuple))
+    dtypes = list(input_dtypes) if input_dtypes else [str(a.dtype) for a in arrays]
+
+    # 1. config round trip
+    layer = make_layer()
+    config = layer.get_config()
+    clone = layer.__class__.from_config(config)
+    assert clone.get_config() == config, "from_config(get_config()) changed the config"
+
+    # 2. symbolic, then eager
+    sym_in = [keras.Input(a.shape[1:], batch_size=None, dtype=d) for a, d in zip(arrays, dtypes)]
+    sym_out = layer(sym_in if multi else sym_in[0], **call_kwargs)
+    eager_out = layer(arrays if multi else arrays[0], **call_kwargs)
+    for s, e in zip(_as_list(sym_out), _as_list(eager_out)):
+        assert _shape_of(s)[1:] == tuple(e.shape)[1:], f"symbolic {_shape_of(s)} vs eager {tuple(e.shape)}"
+    expected_shape = layer.compute_output_shape(
+        [tuple(a.shape) for a in arrays] if multi else tuple(arrays[0].shape)
+    )
+    got = [tuple(e.shape) for e in _as_list(eager_out)]
+    want = [tuple(s) for s in (expected_shape if isinstance(expected_shape, list) else [expected_shape])]
+    assert got == want, f"compute_output_shape says {want}, the call gave {got}"
+
+    # 3. sharing: counts and identity
+    assert len(layer.trainable_weights) == expected_num_trainable_weights, (
+        f"{len(layer.trainable_weights)} trainable weights, expected {expected_num_trainable_weights}: "
+        + ", ".join(v.path for v in layer.trainable_weights)
+    )
+    assert layer.count_params() == expected_params, f"count_params() {layer.count_params()} != {expected_params}"
+    if check_sharing is not None:
+        check_sharing(layer)
+
+    # 4. .keras save and reload inside a functional model
+    model = keras.Model(sym_in if multi else sym_in[0], layer(sym_in if multi else sym_in[0], **call_kwargs))
+    before = [np.asarray(y) for y in _as_list(model(arrays if multi else arrays[0]))]
+    path = str(tmp_path / f"{layer.name}.keras")
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    after = [np.asarray(y) for y in _as_list(reloaded(arrays if multi else arrays[0]))]
+    for b, a in zip(before, after):
+        np.testing.assert_allclose(a, b, atol=atol, rtol=0, err_msg="outputs changed across .keras reload")
+    re_layer = reloaded.get_layer(layer.name)
+    assert len(re_layer.trainable_weights) == expected_num_trainable_weights, "weight count changed on reload"
+    assert re_layer.count_params() == expected_params, "count_params() changed on reload"
+    if check_sharing is not None:
+        check_sharing(re_layer)
+
+    # 5. one training step
+    if train:
+        outputs = _as_list(model(arrays if multi else arrays[0]))
+        targets = [np.random.default_rng(1).standard_normal(np.asarray(o).shape).astype("float32") for o in outputs]
+        model.compile(optimizer=keras.optimizers.SGD(0.05), loss=["mse"] * len(targets))
+        start = [np.array(v.numpy()) for v in layer.trainable_weights]
+        hist = model.fit(arrays if multi else arrays[0], targets if len(targets) > 1 else targets[0],
+                         batch_size=len(arrays[0]), epochs=1, verbose=0)
+        loss = hist.history["loss"][-1]
+        assert np.isfinite(loss), f"training loss is {loss}"
+        unchanged = [v.path for v, s in zip(layer.trainable_weights, start) if np.array_equal(v.numpy(), s)]
+        assert not unchanged, f"no update reached these variables in one step: {unchanged}"
+    return layer
