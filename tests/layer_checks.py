@@ -19,6 +19,8 @@ import numpy as np
 
 
 def _as_list(x: Any) -> list[Any]:
+    if isinstance(x, dict):  # a dict of named outputs (e.g. MultiTaskModel), in insertion order
+        return list(x.values())
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
@@ -66,6 +68,9 @@ def run_layer_test(
         [tuple(a.shape) for a in arrays] if multi else tuple(arrays[0].shape)
     )
     got = [tuple(e.shape) for e in _as_list(eager_out)]
+    if isinstance(expected_shape, dict):
+        assert list(expected_shape) == list(eager_out), "compute_output_shape and the call name different outputs"
+        expected_shape = list(expected_shape.values())
     want = [tuple(s) for s in (expected_shape if isinstance(expected_shape, list) else [expected_shape])]
     assert got == want, f"compute_output_shape says {want}, the call gave {got}"
 
@@ -95,12 +100,17 @@ def run_layer_test(
 
     # 5. one training step
     if train:
-        outputs = _as_list(model(arrays if multi else arrays[0]))
-        targets = [np.random.default_rng(1).standard_normal(np.asarray(o).shape).astype("float32") for o in outputs]
-        model.compile(optimizer=keras.optimizers.SGD(0.05), loss=["mse"] * len(targets))
+        raw = model(arrays if multi else arrays[0])
+        outputs = _as_list(raw)
+        rng = np.random.default_rng(1)
+        targets: Any = [rng.standard_normal(np.asarray(o).shape).astype("float32") for o in outputs]
+        losses: Any = ["mse"] * len(targets)
+        if isinstance(raw, dict):  # named outputs take targets and losses by name
+            targets, losses = dict(zip(raw, targets)), {k: "mse" for k in raw}
+        model.compile(optimizer=keras.optimizers.SGD(0.05), loss=losses)
         start = [np.array(v.numpy()) for v in layer.trainable_weights]
-        hist = model.fit(arrays if multi else arrays[0], targets if len(targets) > 1 else targets[0],
-                         batch_size=len(arrays[0]), epochs=1, verbose=0)
+        y = targets if isinstance(targets, dict) or len(targets) > 1 else targets[0]
+        hist = model.fit(arrays if multi else arrays[0], y, batch_size=len(arrays[0]), epochs=1, verbose=0)
         loss = hist.history["loss"][-1]
         assert np.isfinite(loss), f"training loss is {loss}"
         unchanged = [v.path for v, s in zip(layer.trainable_weights, start) if np.array_equal(v.numpy(), s)]

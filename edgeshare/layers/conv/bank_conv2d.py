@@ -1,0 +1,169 @@
+"""A convolution whose kernel comes from a shared FilterBank (Savarese & Maire 2019)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from edgeshare.layers._shared_sublayer import shared_sublayer_from_config
+from edgeshare.layers.conv.filter_bank import FilterBank, normalize_kernel_size
+
+MIXINGS = ("hard", "soft")
+BANK_EXPORT_FORMS = ("materialize", "runtime")
+
+
+@keras.saving.register_keras_serializable(package="edgeshare")
+class BankConv2D(keras.layers.Layer):
+    """A 2D convolution that takes its kernel from a shared `FilterBank`.
+
+    Several layers built on one bank share its templates. With `mixing="hard"` the layer uses template
+    `template` as its kernel, so layers that pick the same template share their whole kernel (hard
+    parameter sharing; exported once). With `mixing="soft"` the layer learns `num_templates`
+    coefficients and its kernel is `sum_t coefficients[t] * templates[t]`: the soft sharing of
+    Savarese & Maire, where the templates are shared and only the coefficients are per layer.
+
+    The layer keeps its own bias. Inputs and outputs have `bank.channels` channels.
+
+    Exporting (`edgeshare.converters.export_tflite(..., bank_export=...)`) chooses how a soft layer is
+    stored: `"materialize"` lets the converter fold each layer's mix into its own kernel (the stock
+    behavior: one kernel per layer, fastest); `"runtime"` keeps the bank stored once and mixes at
+    inference, by running all the bank's templates as one convolution and combining their responses with
+    the coefficients, which is exact because a convolution is linear in its kernel. The converters set
+    the attribute `bank_export` for the duration of an export; it is not part of the config.
+
+    Args:
+        bank: the shared `FilterBank`.
+        mixing: `"hard"` (use one template) or `"soft"` (learned mix of all templates).
+        template: for `mixing="hard"`, the index of the template to use (default 0). Must stay `None`
+            for `mixing="soft"`.
+        strides: an int or a pair.
+        padding: `"same"` or `"valid"`.
+        activation: activation applied after the bias.
+        use_bias: whether the layer adds a per-channel bias.
+        coefficient_initializer: initializer of the soft-mixing coefficients, shape `(num_templates,)`.
+        bias_initializer: initializer of the bias.
+        **kwargs: standard layer arguments.
+
+    Call arguments:
+        inputs: a tensor of shape `(batch, height, width, bank.channels)`.
+
+    Returns:
+        A tensor of shape `(batch, out_height, out_width, bank.channels)`.
+
+    Example:
+        >>> bank = FilterBank(num_templates=4, kernel_size=3, channels=16)
+        >>> x = keras.ops.ones((2, 8, 8, 16))
+        >>> y = BankConv2D(bank, mixing="soft")(BankConv2D(bank, mixing="soft")(x))
+        >>> y.shape
+        (2, 8, 8, 16)
+
+    References:
+        Savarese & Maire 2019, "Learning Implicitly Recurrent CNNs Through Parameter Sharing" (ICLR).
+    """
+
+    def __init__(
+        self,
+        bank,
+        mixing="soft",
+        template=None,
+        strides=1,
+        padding="same",
+        activation=None,
+        use_bias=True,
+        coefficient_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(bank, FilterBank):
+            raise TypeError(f"`bank` must be a FilterBank. Received: bank={bank!r}")
+        if mixing not in MIXINGS:
+            raise ValueError(f"`mixing` must be one of {', '.join(MIXINGS)}. Received: mixing={mixing!r}")
+        if mixing == "soft" and template is not None:
+            raise ValueError(
+                "`template` selects the kernel of a hard-mixing layer and must be None when mixing='soft'. "
+                f"Received: mixing={mixing!r}, template={template}"
+            )
+        if mixing == "hard" and template is not None and (
+            not isinstance(template, int) or isinstance(template, bool) or not 0 <= template < bank.num_templates
+        ):
+            raise ValueError(
+                f"`template` must be an index into the bank, in [0, {bank.num_templates}). "
+                f"Received: template={template}, num_templates={bank.num_templates}"
+            )
+        if padding not in ("same", "valid"):
+            raise ValueError(f"`padding` must be 'same' or 'valid'. Received: padding={padding!r}")
+        self.bank = bank
+        self.mixing = mixing
+        self.template = template
+        self.strides = normalize_kernel_size(strides, "strides")
+        self.padding = padding
+        self.activation = keras.activations.get(activation)
+        self.use_bias = use_bias
+        self.coefficient_initializer = keras.initializers.get(coefficient_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        # Export-time form of a soft layer ("materialize" or "runtime"); set by the converters.
+        self.bank_export = "materialize"
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels != self.bank.channels:
+            raise ValueError(
+                f"BankConv2D needs inputs with the bank's {self.bank.channels} channels. "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        if self.mixing == "soft":
+            self.coefficients = self.add_weight(
+                name="coefficients", shape=(self.bank.num_templates,), initializer=self.coefficient_initializer
+            )
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.bank.channels,), initializer=self.bias_initializer)
+
+    def call(self, inputs):
+        if self.mixing == "hard":
+            kernel = self.bank.templates[self.template or 0]
+            y = ops.conv(inputs, kernel, strides=self.strides, padding=self.padding)
+        elif self.bank_export == "runtime":
+            # Run every template once, then mix the responses: conv(x, sum_t a_t W_t) = sum_t a_t conv(x, W_t).
+            # The stacked bank is one constant for every layer on this bank, so it is stored once.
+            t = self.bank.num_templates
+            responses = ops.conv(inputs, self.bank.stacked_kernel(), strides=self.strides, padding=self.padding)
+            shape = ops.shape(responses)  # (b, h, w, c * T), channel c of template t at c * T + t
+            flat = ops.reshape(responses, (-1, t))  # (b*h*w*c, T)
+            mixed = ops.matmul(flat, ops.expand_dims(self.coefficients, -1))  # (b*h*w*c, 1)
+            y = ops.reshape(mixed, (-1, shape[1], shape[2], self.bank.channels))  # (b, h, w, c)
+        else:
+            # (T,) . (T, kh, kw, c, c) -> (kh, kw, c, c): this layer's kernel.
+            kernel = ops.tensordot(self.coefficients, self.bank.templates, axes=1)
+            y = ops.conv(inputs, kernel, strides=self.strides, padding=self.padding)
+        if self.use_bias:
+            y = y + self.bias
+        return self.activation(y)
+
+    def compute_output_shape(self, input_shape):
+        out = []
+        for size, k, s in zip(input_shape[1:3], self.bank.kernel_size, self.strides):
+            if size is None:
+                out.append(None)
+            else:
+                out.append(-(-size // s) if self.padding == "same" else (size - k) // s + 1)
+        return (input_shape[0], out[0], out[1], self.bank.channels)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            # The instance itself, not a dict: see edgeshare/layers/_shared_sublayer.py.
+            "bank": self.bank,
+            "mixing": self.mixing,
+            "template": self.template,
+            "strides": self.strides,
+            "padding": self.padding,
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "coefficient_initializer": keras.initializers.serialize(self.coefficient_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**{**config, "bank": shared_sublayer_from_config(config["bank"])})

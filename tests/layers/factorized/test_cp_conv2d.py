@@ -1,0 +1,118 @@
+import keras
+import numpy as np
+import pytest
+
+from edgeshare.layers import CPConv2D, CPFactors
+from edgeshare.layers.factorized import cp_conv2d_from_conv2d
+from tests.layer_checks import run_layer_test
+
+CIN, COUT, R = 6, 5, 4
+
+
+def _x(size=6, n=2):
+    return np.random.default_rng(0).standard_normal((n, size, size, CIN)).astype("float32")
+
+
+def _dense_reference(layer, x):
+    """The unshared equivalent: one Conv2D with the reconstructed dense kernel."""
+    conv = keras.layers.Conv2D(layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding,
+                               activation=layer.activation)
+    conv.build((None, None, None, CIN))
+    conv.set_weights([layer.reconstructed_kernel(), layer.bias.numpy()])
+    return np.asarray(conv(x))
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_cp_conv2d_shared_checks(tmp_path, shared):
+    x = _x()
+
+    def make():
+        factors = CPFactors(CIN, COUT, R, name="shared_factors") if shared else None
+        return CPConv2D(COUT, (3, 2), R, factors=factors, activation="relu", name="cp")
+
+    def check(layer):
+        stored = next(v for v in layer.trainable_weights if "input_factor" in v.path)
+        assert layer.channel_factors.input_factor is stored
+        if shared:
+            assert layer.channel_factors is layer.factors
+
+    layer = run_layer_test(
+        make,
+        x,
+        expected_num_trainable_weights=5,  # input and output factors, height and width factors, bias
+        expected_params=R * (CIN + COUT + 3 + 2) + COUT,
+        check_sharing=check,
+        tmp_path=tmp_path,
+    )
+    np.testing.assert_allclose(np.asarray(layer(x)), _dense_reference(layer, x), atol=1e-5)
+
+
+@pytest.mark.parametrize(("strides", "padding"), [(2, "same"), (1, "valid"), ((2, 1), "valid")])
+def test_cp_conv2d_matches_reconstructed_kernel(strides, padding):
+    layer = CPConv2D(COUT, 3, R, strides=strides, padding=padding, bias_initializer="random_normal")
+    x = _x(size=7)
+    out = np.asarray(layer(x))
+    assert out.shape == layer.compute_output_shape(x.shape)
+    np.testing.assert_allclose(out, _dense_reference(layer, x), atol=1e-5)
+
+
+def test_layers_sharing_cp_factors_survive_save_and_reload(tmp_path):
+    factors = CPFactors(CIN, CIN, R, name="factors")
+    inp = keras.Input((6, 6, CIN))
+    h = CPConv2D(CIN, 3, R, factors=factors, activation="relu", name="a")(inp)
+    h = CPConv2D(CIN, 3, R, factors=factors, name="b")(h)
+    model = keras.Model(inp, h)
+    path = str(tmp_path / "cp.keras")
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    x = _x()
+    np.testing.assert_allclose(np.asarray(reloaded(x)), np.asarray(model(x)), atol=1e-6)
+    for m in (model, reloaded):
+        a, b = m.get_layer("a"), m.get_layer("b")
+        assert a.factors is b.factors and a.channel_factors is b.channel_factors
+        assert len(m.trainable_weights) == 2 + 2 * 3  # shared I, O; per layer H, W, bias
+        assert m.count_params() == R * (CIN + CIN) + 2 * (R * (3 + 3) + CIN)
+
+
+def test_cp_conv2d_from_conv2d_records_the_reconstruction_error():
+    rng = np.random.default_rng(1)
+    convs = []
+    for i in range(2):
+        conv = keras.layers.Conv2D(COUT, 3, padding="same", name=f"conv{i}")
+        conv.build((None, None, None, CIN))
+        conv.set_weights([rng.standard_normal((3, 3, CIN, COUT)).astype("float32"),
+                          rng.standard_normal(COUT).astype("float32")])
+        convs.append(conv)
+    low, high = cp_conv2d_from_conv2d(convs[:1], 2)[0], cp_conv2d_from_conv2d(convs[:1], 8)[0]
+    for layer in (low, high):
+        kernel = convs[0].kernel.numpy()
+        measured = np.linalg.norm(kernel - layer.reconstructed_kernel()) / np.linalg.norm(kernel)
+        # recorded in float64 from the ALS factors; measured here from the float32 weights
+        assert layer.reconstruction_error == pytest.approx(measured, rel=1e-3, abs=1e-6)
+    assert 0 < high.reconstruction_error < low.reconstruction_error < 1
+    # Jointly: both layers share one CPFactors and keep their own bias.
+    a, b = cp_conv2d_from_conv2d(convs, 24)
+    assert a.factors is b.factors
+    np.testing.assert_array_equal(b.bias.numpy(), convs[1].bias.numpy())
+    x = _x()
+    np.testing.assert_allclose(np.asarray(b(x)), _dense_reference(b, x), atol=1e-4)
+
+
+def test_cp_conv2d_errors():
+    with pytest.raises(ValueError, match=r"`rank` must be a positive integer. Received: rank=0"):
+        CPConv2D(4, 3, 0)
+    with pytest.raises(TypeError, match=r"`factors` must be a CPFactors or None. Received: factors='f'"):
+        CPConv2D(4, 3, 2, factors="f")
+    with pytest.raises(ValueError, match=r"must have the layer's `filters` and `rank`. Received: filters=4, rank=2, "
+                                         r"factors.filters=5, factors.rank=2"):
+        CPConv2D(4, 3, 2, factors=CPFactors(6, 5, 2))
+    with pytest.raises(ValueError, match=r"made for 6 input channels but the inputs have 3. "
+                                         r"Received: input_shape=\(1, 4, 4, 3\)"):
+        CPConv2D(5, 3, 2, factors=CPFactors(6, 5, 2))(np.zeros((1, 4, 4, 3), "float32"))
+    grouped = keras.layers.Conv2D(4, 3, groups=2)
+    grouped.build((None, None, None, 4))
+    with pytest.raises(ValueError, match=r"Only dense \(groups=1\), undilated, channels_last convolutions can be "
+                                         r"decomposed. Received: groups=2"):
+        cp_conv2d_from_conv2d(grouped, 2)
+    with pytest.raises(TypeError, match=r"`convs` must be built keras.layers.Conv2D layers. Received: conv="):
+        cp_conv2d_from_conv2d(keras.layers.Dense(3), 2)
