@@ -52,6 +52,9 @@ class ExportReport:
     seconds: float
     versions: dict[str, str]
     warnings: list[str] = field(default_factory=list)
+    # Issue 5 hooks: per-delegate op support (TFLite) and the signatures of a multi-task export.
+    delegates: dict[str, Any] | None = None
+    signatures: list[dict[str, Any]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -286,6 +289,9 @@ def export_tflite(
     sample_inputs: Any = None,
     batch_size: int = 1,
     progress: Progress | None = None,
+    bank_export: str = "materialize",
+    lower_grouped_conv: bool = False,
+    signatures: Any = None,
 ) -> ExportReport:
     """Convert a Keras model to .tflite, verify it and compare it with Keras.
 
@@ -298,17 +304,32 @@ def export_tflite(
             Without it int8 calibrates on random data and warns.
         sample_inputs: inputs for the numerics check (defaults to the calibration data).
         batch_size: the static batch dimension of the exported signature.
+        bank_export: how soft BankConv2D layers are stored: "materialize" or "runtime"
+            (see converters/bank_export.py).
+        lower_grouped_conv: trace grouped Conv2D as split / conv / concat (see converters/grouped_conv.py).
+        signatures: "tasks" (or a dict of name to output names) for one signature per output of a
+            multi-task model plus "all" (see converters/multisignature.py).
 
     Returns:
-        An ExportReport, also written to `<path>.report.json`.
+        An ExportReport, also written to `<path>.report.json`, with the per-delegate op support.
     """
     _check_mode(quantize, TFLITE_MODES, "tflite")
+    if signatures is not None:  # issue 5 hook: multi-signature export
+        from .multisignature import export_tflite_signatures
+
+        return export_tflite_signatures(
+            model, path, quantize, signatures=signatures, calibration=calibration, sample_inputs=sample_inputs,
+            batch_size=batch_size, progress=progress, bank_export=bank_export, lower_grouped_conv=lower_grouped_conv,
+        )
     say = progress or (lambda _m: None)
     started = time.perf_counter()
     say("preparing")
     p = _prepare(model, calibration, sample_inputs, batch_size, need_calibration=quantize == "int8")
     say(f"converting to TFLite ({quantize})")
-    data = _tflite_bytes(p, quantize)
+    from .bank_export import layer_export_forms  # issue 5 hook
+
+    with layer_export_forms(p.model, bank_export, lower_grouped_conv):
+        data = _tflite_bytes(p, quantize)
     out = os.fspath(path)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as fh:
@@ -330,8 +351,13 @@ def export_tflite(
         ys = runner(*feeds)
         return [ys[k] for k in out_index]
 
-    return _finish(p, out, "tflite", quantize, "TFLiteConverter.from_concrete_functions", started, run,
-                   outputs, vr)
+    rep = _finish(p, out, "tflite", quantize, "TFLiteConverter.from_concrete_functions", started, run,
+                  outputs, vr)
+    from .delegates import delegate_support  # issue 5 hook
+
+    rep.delegates = delegate_support(out).to_dict()
+    rep.write_json()
+    return rep
 
 
 def _numeric_order(names: list[str]) -> list[str]:
@@ -369,6 +395,9 @@ def export_onnx(
     sample_inputs: Any = None,
     batch_size: int = 1,
     progress: Progress | None = None,
+    bank_export: str = "materialize",
+    lower_grouped_conv: bool = False,
+    signatures: Any = None,
 ) -> ExportReport:
     """Convert a Keras model to .onnx through its float TFLite form, verify it and compare with Keras.
 
@@ -378,12 +407,23 @@ def export_onnx(
     the TFLite route converts grouped convolutions to a native `Conv` with `group`.
     """
     _check_mode(quantize, ONNX_MODES, "onnx")
+    if signatures is not None:  # issue 5 hook: all outputs in `path`, plus one pruned file per task
+        from .multisignature import export_onnx_signatures
+
+        return export_onnx_signatures(
+            model, path, quantize, signatures=signatures, opset=opset, calibration=calibration,
+            sample_inputs=sample_inputs, batch_size=batch_size, progress=progress, bank_export=bank_export,
+            lower_grouped_conv=lower_grouped_conv,
+        )
     say = progress or (lambda _m: None)
     started = time.perf_counter()
     say("preparing")
     p = _prepare(model, calibration, sample_inputs, batch_size, need_calibration=False)
     say("converting to TFLite (float32)")
-    tfl = _tflite_bytes(p, "none")
+    from .bank_export import layer_export_forms  # issue 5 hook
+
+    with layer_export_forms(p.model, bank_export, lower_grouped_conv):
+        tfl = _tflite_bytes(p, "none")
     say(f"converting to ONNX (opset {opset})")
     import onnx
 

@@ -141,7 +141,7 @@ class BankConv2D(keras.layers.Layer):
         return self.activation(y)
 
     def compute_output_shape(self, input_shape):
-        out = []
+        out: list = []
         for size, k, s in zip(input_shape[1:3], self.bank.kernel_size, self.strides):
             if size is None:
                 out.append(None)

@@ -28,6 +28,8 @@ class ShuffleUnit(keras.layers.Layer):
         strides: 1 (residual add) or 2 (downsample and concatenate).
         bottleneck_ratio: bottleneck channels as a fraction of the branch's output channels, rounded to
             a multiple of `groups`.
+        bn_momentum: momentum of the three batch norms' moving statistics (0.9 suits short training
+            runs on small datasets, where 0.99 lags behind the weights).
         **kwargs: standard layer arguments.
 
     Call arguments:
@@ -47,7 +49,7 @@ class ShuffleUnit(keras.layers.Layer):
         Devices" (CVPR).
     """
 
-    def __init__(self, filters, groups=3, strides=1, bottleneck_ratio=0.25, **kwargs):
+    def __init__(self, filters, groups=3, strides=1, bottleneck_ratio=0.25, bn_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
         for arg, value in (("filters", filters), ("groups", groups)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -56,10 +58,13 @@ class ShuffleUnit(keras.layers.Layer):
             raise ValueError(f"`strides` must be 1 or 2. Received: strides={strides}")
         if not 0 < bottleneck_ratio <= 1:
             raise ValueError(f"`bottleneck_ratio` must be in (0, 1]. Received: bottleneck_ratio={bottleneck_ratio}")
+        if not 0 <= bn_momentum < 1:
+            raise ValueError(f"`bn_momentum` must be in [0, 1). Received: bn_momentum={bn_momentum}")
         self.filters = filters
         self.groups = groups
         self.strides = strides
         self.bottleneck_ratio = bottleneck_ratio
+        self.bn_momentum = bn_momentum
 
     def _branch_filters(self, in_channels):
         return self.filters if self.strides == 1 else self.filters - in_channels
@@ -85,14 +90,14 @@ class ShuffleUnit(keras.layers.Layer):
         bottleneck = max(self.groups, round(branch * self.bottleneck_ratio / self.groups) * self.groups)
         self.bottleneck = bottleneck
         self.group_conv1 = keras.layers.Conv2D(bottleneck, 1, groups=self.groups, use_bias=False, name="group_conv1")
-        self.bn1 = keras.layers.BatchNormalization(name="bn1")
+        self.bn1 = keras.layers.BatchNormalization(momentum=self.bn_momentum, name="bn1")
         self.shuffle = ChannelShuffle(self.groups, name="shuffle")
         self.depthwise = keras.layers.DepthwiseConv2D(
             3, strides=self.strides, padding="same", use_bias=False, name="depthwise"
         )
-        self.bn2 = keras.layers.BatchNormalization(name="bn2")
+        self.bn2 = keras.layers.BatchNormalization(momentum=self.bn_momentum, name="bn2")
         self.group_conv2 = keras.layers.Conv2D(branch, 1, groups=self.groups, use_bias=False, name="group_conv2")
-        self.bn3 = keras.layers.BatchNormalization(name="bn3")
+        self.bn3 = keras.layers.BatchNormalization(momentum=self.bn_momentum, name="bn3")
         shape = tuple(input_shape)
         self.group_conv1.build(shape)
         mid = (*shape[:-1], bottleneck)
@@ -129,4 +134,5 @@ class ShuffleUnit(keras.layers.Layer):
             "groups": self.groups,
             "strides": self.strides,
             "bottleneck_ratio": self.bottleneck_ratio,
+            "bn_momentum": self.bn_momentum,
         }

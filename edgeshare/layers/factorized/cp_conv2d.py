@@ -8,7 +8,7 @@ from keras import ops
 
 from edgeshare.layers._shared_sublayer import shared_sublayer_from_config
 from edgeshare.layers.conv.filter_bank import normalize_kernel_size
-from edgeshare.layers.factorized.cp_factors import CPFactors, check_positive_int
+from edgeshare.layers.factorized.cp_factors import CPFactors, check_positive_int, fresh_initializer
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -109,10 +109,10 @@ class CPConv2D(keras.layers.Layer):
         )
         kh, kw = self.kernel_size
         self.height_factor = self.add_weight(
-            name="height_factor", shape=(kh, self.rank), initializer=self.kernel_initializer
+            name="height_factor", shape=(kh, self.rank), initializer=fresh_initializer(self.kernel_initializer)
         )
         self.width_factor = self.add_weight(
-            name="width_factor", shape=(kw, self.rank), initializer=self.kernel_initializer
+            name="width_factor", shape=(kw, self.rank), initializer=fresh_initializer(self.kernel_initializer)
         )
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
@@ -149,7 +149,7 @@ class CPConv2D(keras.layers.Layer):
         return cp_conv2d_from_conv2d([conv], rank, **kwargs)[0]
 
     def compute_output_shape(self, input_shape):
-        out = []
+        out: list = []
         for size, k, s in zip(input_shape[1:3], self.kernel_size, self.strides):
             if size is None:
                 out.append(None)

@@ -6,6 +6,12 @@ import keras
 from keras import ops
 
 
+def fresh_initializer(initializer):
+    """A new instance with the same config. Keras 3 gives an unseeded initializer one seed for life, so
+    reusing an instance for several weights of one shape initializes them identically."""
+    return keras.initializers.get(keras.initializers.serialize(initializer))
+
+
 def check_positive_int(value, name):
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value}")
@@ -61,10 +67,10 @@ class CPFactors(keras.layers.Layer):
 
     def build(self, input_shape=None):
         self.input_factor = self.add_weight(
-            name="input_factor", shape=(self.in_channels, self.rank), initializer=self.initializer
+            name="input_factor", shape=(self.in_channels, self.rank), initializer=fresh_initializer(self.initializer)
         )
         self.output_factor = self.add_weight(
-            name="output_factor", shape=(self.rank, self.filters), initializer=self.initializer
+            name="output_factor", shape=(self.rank, self.filters), initializer=fresh_initializer(self.initializer)
         )
 
     def call(self, inputs):

@@ -8,7 +8,7 @@ from keras import ops
 
 from edgeshare.layers._shared_sublayer import shared_sublayer_from_config
 from edgeshare.layers.conv.filter_bank import normalize_kernel_size
-from edgeshare.layers.factorized.cp_factors import check_positive_int
+from edgeshare.layers.factorized.cp_factors import check_positive_int, fresh_initializer
 from edgeshare.layers.factorized.tucker_factors import TuckerFactors, normalize_ranks
 
 
@@ -108,7 +108,7 @@ class TuckerConv2D(keras.layers.Layer):
             in_channels, self.filters, self.ranks, initializer=self.kernel_initializer, name="factors"
         )
         self.core = self.add_weight(
-            name="core", shape=(*self.kernel_size, *self.ranks), initializer=self.kernel_initializer
+            name="core", shape=(*self.kernel_size, *self.ranks), initializer=fresh_initializer(self.kernel_initializer)
         )
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
@@ -141,7 +141,7 @@ class TuckerConv2D(keras.layers.Layer):
         return tucker_conv2d_from_conv2d([conv], ranks, **kwargs)[0]
 
     def compute_output_shape(self, input_shape):
-        out = []
+        out: list = []
         for size, k, s in zip(input_shape[1:3], self.kernel_size, self.strides):
             if size is None:
                 out.append(None)

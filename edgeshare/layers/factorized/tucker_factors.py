@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from edgeshare.layers.factorized.cp_factors import check_positive_int
+from edgeshare.layers.factorized.cp_factors import check_positive_int, fresh_initializer
 
 
 def normalize_ranks(ranks):
@@ -70,10 +70,10 @@ class TuckerFactors(keras.layers.Layer):
     def build(self, input_shape=None):
         r_in, r_out = self.ranks
         self.input_factor = self.add_weight(
-            name="input_factor", shape=(self.in_channels, r_in), initializer=self.initializer
+            name="input_factor", shape=(self.in_channels, r_in), initializer=fresh_initializer(self.initializer)
         )
         self.output_factor = self.add_weight(
-            name="output_factor", shape=(r_out, self.filters), initializer=self.initializer
+            name="output_factor", shape=(r_out, self.filters), initializer=fresh_initializer(self.initializer)
         )
 
     def call(self, inputs):

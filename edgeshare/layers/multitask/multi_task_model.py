@@ -132,7 +132,8 @@ class MultiTaskModel(keras.Model):
     def get_config(self):
         # Layer instances, not dicts (see edgeshare/layers/_shared_sublayer.py). Shared heads are listed
         # once each, with an index per task, so that their sharing survives any config round trip.
-        unique, index = [], {}
+        unique: list = []
+        index: dict = {}
         for layer in self.shared_heads.values():
             if id(layer) not in index:
                 index[id(layer)] = len(unique)

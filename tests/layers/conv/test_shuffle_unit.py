@@ -97,6 +97,8 @@ def test_shuffle_unit_errors():
         ShuffleUnit(12, groups=0)
     with pytest.raises(ValueError, match=r"`bottleneck_ratio` must be in \(0, 1\]. Received: bottleneck_ratio=0"):
         ShuffleUnit(12, bottleneck_ratio=0)
+    with pytest.raises(ValueError, match=r"`bn_momentum` must be in \[0, 1\). Received: bn_momentum=1"):
+        ShuffleUnit(12, bn_momentum=1)
     with pytest.raises(ValueError, match=r"must equal the input channels. Received: filters=12, input_channels=6"):
         ShuffleUnit(12)(np.zeros((1, 4, 4, 6), "float32"))
     with pytest.raises(ValueError, match=r"must exceed the input channels. Received: filters=6, input_channels=6"):

@@ -98,6 +98,15 @@ def test_cp_conv2d_from_conv2d_records_the_reconstruction_error():
     np.testing.assert_allclose(np.asarray(b(x)), _dense_reference(b, x), atol=1e-4)
 
 
+def test_factors_of_one_shape_start_different():
+    """Keras 3 reuses an unseeded initializer's seed: each factor must get its own draw."""
+    layer = CPConv2D(COUT, 3, R)
+    layer.build((None, 6, 6, COUT))  # square factors: in_channels == filters
+    assert not np.allclose(layer.height_factor.numpy(), layer.width_factor.numpy())
+    f = layer.channel_factors
+    assert not np.allclose(f.input_factor.numpy().reshape(-1), f.output_factor.numpy().reshape(-1))
+
+
 def test_cp_conv2d_errors():
     with pytest.raises(ValueError, match=r"`rank` must be a positive integer. Received: rank=0"):
         CPConv2D(4, 3, 0)

@@ -1,0 +1,65 @@
+"""bank_cnn_digits: a digits CNN whose convolutions come from two shared filter banks.
+
+A hard bank (2 templates) serves three layers, two of them on the same template; a soft bank (4
+templates) serves four residual layers, each with its own learned mix (Savarese & Maire 2019). It
+exports with `bank_export="runtime"`, so the soft bank is stored once (see converters/bank_export.py).
+Runs on scikit-learn's bundled 8x8 digits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeshare.models import ReferenceModel
+from edgeshare.models._data import digits, digits_split
+
+CHANNELS = 32
+HARD_TEMPLATES = (0, 1, 0)  # the template of each hard layer: the first and third share a kernel
+SOFT_LAYERS = 4
+SOFT_TEMPLATES = 4
+
+
+def build():
+    import keras
+
+    from edgeshare.layers import BankConv2D, FilterBank
+
+    hard_bank = FilterBank(2, 3, CHANNELS, name="hard_bank")
+    soft_bank = FilterBank(SOFT_TEMPLATES, 3, CHANNELS, name="soft_bank")
+    image = keras.Input((8, 8, 1), name="image")
+    x = keras.layers.Conv2D(CHANNELS, 3, padding="same", activation="relu", name="stem")(image)
+    for i, t in enumerate(HARD_TEMPLATES):
+        x = BankConv2D(hard_bank, mixing="hard", template=t, activation="relu", name=f"hard{i}")(x)
+    for i in range(SOFT_LAYERS):
+        h = BankConv2D(soft_bank, mixing="soft", activation="relu", name=f"soft{i}")(x)
+        x = keras.layers.Add(name=f"residual{i}")([x, h])
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    logits = keras.layers.Dense(10, name="classifier")(x)
+    return keras.Model(image, logits, name="bank_cnn_digits")
+
+
+def sample_data(n: int) -> list[np.ndarray]:
+    x, _ = digits()
+    return [x[:n]]
+
+
+def train(model, epochs: int = 15) -> dict[str, float]:
+    import keras
+
+    xtr, ytr, xte, yte = digits_split()
+    model.compile(optimizer=keras.optimizers.Adam(3e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.fit(xtr, ytr, batch_size=64, epochs=epochs, verbose=0)
+    _, acc = model.evaluate(xte, yte, verbose=0)
+    return {"test_accuracy": float(acc)}
+
+
+REFERENCE = ReferenceModel(
+    name="bank_cnn_digits",
+    description="digits CNN: a hard filter bank (3 layers, 2 templates) and a soft bank (4 layers, 4 templates)",
+    families=("CNN sharing",),
+    build=build,
+    sample_data=sample_data,
+    train=train,
+    export_options={"bank_export": "runtime"},
+)

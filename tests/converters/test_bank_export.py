@@ -1,0 +1,131 @@
+"""bank_export="materialize" | "runtime": where each soft BankConv2D's weights end up in the file.
+
+Content checks: a Keras-side array is "stored" when some buffer holds it under some axis order, within
+float rounding (the converter folds in float32 in its own order) or half a quantization step.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from edgeshare.converters import InvalidInputError, export_onnx, export_tflite
+from edgeshare.converters.verify import load_weights
+
+T, C, SOFT = 4, 16, 4
+
+
+def stored_copies(path: str, array: np.ndarray) -> list[str]:
+    """Keys of the stored weights that hold `array` under some axis order, within float32 rounding
+    (1e-5 of its largest value) or half a quantization step plus that."""
+    _, _, weights, handle = load_weights(path)
+    ref = np.asarray(array, dtype=np.float64)
+    ref = ref.reshape([d for d in ref.shape if d != 1])
+    found = []
+    for w in weights:
+        if w.numel != ref.size or not (w.is_float or w.quant is not None):
+            continue
+        deq = w.dequantized().astype(np.float64)
+        bound = np.asarray(w.error_bound(deq), dtype=np.float64) + 1e-5 * np.abs(ref).max()
+        keep = [i for i, d in enumerate(deq.shape) if d != 1]
+        deq = deq.reshape([deq.shape[i] for i in keep])
+        bound = np.broadcast_to(bound, w.dequantized().shape).reshape(deq.shape)
+        for perm in itertools.permutations(range(ref.ndim)):
+            if tuple(ref.shape[i] for i in perm) == deq.shape and np.all(
+                np.abs(np.transpose(ref, perm) - deq) <= bound * 1.02
+            ):
+                found.append(w.key)
+                break
+    handle.source.close()
+    return found
+
+
+def stacked_bank(bank) -> np.ndarray:
+    """The bank as the runtime form stores it: (kh, kw, c, c * T), channel c of template t at c * T + t."""
+    t, kh, kw, c, _ = bank.templates.shape
+    return np.transpose(bank.templates.numpy(), (1, 2, 3, 4, 0)).reshape(kh, kw, c, c * t)
+
+
+@pytest.fixture(scope="module")
+def bank_model():
+    import keras
+
+    from edgeshare.layers import BankConv2D, FilterBank
+
+    keras.utils.set_random_seed(0)
+    soft_bank = FilterBank(T, 3, C, name="soft_bank")
+    hard_bank = FilterBank(2, 3, C, name="hard_bank")
+    image = keras.Input((8, 8, C), name="image")
+    x = image
+    for t, name in ((0, "hard0"), (1, "hard1"), (0, "hard0_again")):
+        x = BankConv2D(hard_bank, mixing="hard", template=t, activation="relu", name=name)(x)
+    for i in range(SOFT):
+        x = keras.layers.Add(name=f"res{i}")([x, BankConv2D(soft_bank, activation="relu", name=f"soft{i}")(x)])
+    model = keras.Model(image, x, name="bank_model")
+    data = np.random.default_rng(0).standard_normal((24, 8, 8, C)).astype("float32")
+    return model, data
+
+
+def _soft_kernels(model):
+    return [np.tensordot(model.get_layer(f"soft{i}").coefficients.numpy(),
+                         model.get_layer(f"soft{i}").bank.templates.numpy(), axes=1) for i in range(SOFT)]
+
+
+def test_materialize_stores_one_kernel_per_soft_layer(bank_model, tmp_path):
+    model, data = bank_model
+    path = str(tmp_path / "m.tflite")
+    rep = export_tflite(model, path, "none", calibration=data, bank_export="materialize")
+    assert rep.ok and rep.numerics.passed
+    for kernel in _soft_kernels(model):
+        assert len(stored_copies(path, kernel)) == 1
+    assert stored_copies(path, stacked_bank(model.get_layer("soft0").bank)) == []
+    hard = model.get_layer("hard0").bank.templates.numpy()
+    assert len(stored_copies(path, hard[0])) == 1  # two layers on template 0: one buffer
+    assert len(stored_copies(path, hard[1])) == 1
+
+
+@pytest.mark.parametrize("mode", ["none", "dynamic", "int8"])
+def test_runtime_stores_the_bank_once(bank_model, tmp_path, mode):
+    model, data = bank_model
+    path = str(tmp_path / f"r_{mode}.tflite")
+    rep = export_tflite(model, path, mode, calibration=data, bank_export="runtime")
+    assert rep.numerics.passed, rep.numerics
+    assert rep.duplicate_bytes == 0 and rep.ratio <= 1.01
+    bank = model.get_layer("soft0").bank
+    copies = stored_copies(path, stacked_bank(bank))
+    assert len(copies) == 1, copies  # the templates, once, read by every soft layer
+    _, _, weights, handle = load_weights(path)
+    readers = next(w for w in weights if w.key == copies[0]).consumers
+    handle.source.close()
+    assert len(readers) == SOFT and all(r.startswith("CONV_2D") for r in readers)
+    for kernel in _soft_kernels(model):  # no layer's mixed kernel is materialized
+        assert stored_copies(path, kernel) == []
+    if mode == "none":
+        # The floor with the bank stored once: every unique Keras parameter once, in float32.
+        assert rep.weight_bytes <= 1.01 * 4 * rep.unique_params
+        # Only constant-weight ops: XNNPACK takes the whole graph on this host.
+        assert rep.delegates["summary"]["xnnpack"]["unsupported"] == 0
+
+
+def test_runtime_onnx_stores_the_bank_once(bank_model, tmp_path):
+    model, data = bank_model
+    path = str(tmp_path / "r.onnx")
+    rep = export_onnx(model, path, calibration=data, bank_export="runtime")
+    assert rep.numerics.passed and rep.duplicate_bytes == 0
+    assert len(stored_copies(path, stacked_bank(model.get_layer("soft0").bank))) == 1
+    assert rep.weight_bytes <= 1.01 * 4 * rep.unique_params
+
+
+def test_export_leaves_the_layers_in_their_training_form(bank_model, tmp_path):
+    model, data = bank_model
+    export_tflite(model, str(tmp_path / "x.tflite"), "none", sample_inputs=data[:2], bank_export="runtime")
+    assert {model.get_layer(f"soft{i}").bank_export for i in range(SOFT)} == {"materialize"}
+
+
+def test_unknown_bank_export_is_rejected(bank_model, tmp_path):
+    model, data = bank_model
+    with pytest.raises(InvalidInputError, match=r"`bank_export` must be one of materialize, runtime. "
+                                                 r"Received: bank_export='fold'"):
+        export_tflite(model, str(tmp_path / "x.tflite"), sample_inputs=data[:2], bank_export="fold")
