@@ -2,43 +2,57 @@
 
 A soft `BankConv2D` computes its kernel as a mix of its `FilterBank`'s templates. The stock TFLite
 converter folds that mix into one constant kernel per layer (measured with TF 2.21: six layers over one
-bank give six kernel buffers), so the bank's sharing is lost in the file. Two forms:
+bank give six kernel buffers), so the bank's sharing is lost in the file. Three forms:
 
 * `"materialize"` (default): the stock behavior. One kernel per soft layer; every runtime and delegate
   runs them at full speed. The file stores `layers x kernel` instead of `templates x kernel`.
-* `"runtime"`: the bank is stored once and the mix happens at inference. Each soft layer convolves its
-  input with all the templates at once (one constant `(kh, kw, c, c * T)` kernel that every layer on
-  the bank reads from the same buffer) and combines the `T` responses with its coefficients, a
-  `FULLY_CONNECTED` over the template axis. This is exact, since a convolution is linear in its kernel,
-  and uses only ops with constant weights (`CONV_2D`, `RESHAPE`, `FULLY_CONNECTED`), so it quantizes
-  (dynamic, int8) and delegates like any CNN; it costs `T` times the multiply-adds of the layer.
+* `"runtime"`: the bank is stored once and the mix happens at inference, on the template responses.
+  Each soft layer convolves its input with all the templates at once (one constant
+  `(kh, kw, c, T * c)` kernel that every layer on the bank reads from the same buffer), splits the `T`
+  responses and adds them up weighted by its coefficients. Exact, since a convolution is linear in its
+  kernel, and made of ops with constant weights only (`CONV_2D`, `SPLIT`, `MUL`, `ADD`): it quantizes
+  (dynamic, int8) and XNNPACK takes every op. It costs about `T` times the multiply-adds of the layer.
+* `"runtime_kernel"`: the bank is stored once and each layer's kernel is mixed at inference, then used
+  as a computed `CONV_2D` filter. The converter would fold that mix, so the model is traced with the
+  templates as extra inputs, which are then frozen into one constant buffer per bank. Float only
+  (`quantize="none"` or `"fp16"`, and ONNX): dynamic-range quantization leaves a computed kernel in
+  float, and LiteRT's int8 `CONV_2D` rejects one (`conv.cc`: filter zero point must be 0). XNNPACK does
+  not take a convolution whose filter is computed, so LiteRT runs those on its builtin kernels; but
+  onnxruntime folds the mix once when it loads the model, so in ONNX this form has the file size of
+  `"runtime"` and the speed of `"materialize"`.
 
-Mixing the kernel itself at inference (a `CONV_2D` whose filter is computed at run time) was measured
-too: LiteRT's float kernels accept it but XNNPACK leaves those convolutions on the slower builtin
-kernels, and the int8 `CONV_2D` rejects a computed filter (`conv.cc`: the filter zero point must be 0).
-See BENCHMARKS.md (`python -m edgeshare.benchmarks.bench_bank_export`).
+Measured trade-offs: BENCHMARKS.md (`python -m edgeshare.benchmarks.bench_bank_export`).
 
 Hard-mixing layers read one template each; the converter folds that slice into a constant, and layers
 on the same template share it. A bank used by both hard and soft layers stores its hard-used templates
-twice under `"runtime"` (once sliced, once inside the stacked kernel): give hard and soft layers
-separate banks.
+twice under the runtime forms (once sliced, once whole): give hard and soft layers separate banks.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from typing import Any
 
-BANK_EXPORT_FORMS = ("materialize", "runtime")
+import numpy as np
+
+from .errors import InvalidInputError
+
+BANK_EXPORT_FORMS = ("materialize", "runtime", "runtime_kernel")
+KERNEL_MIXING_MODES = ("none", "fp16")
 
 
-def check_bank_export(bank_export: str) -> None:
-    from .errors import InvalidInputError
-
+def check_bank_export(bank_export: str, quantize: str = "none") -> None:
     if bank_export not in BANK_EXPORT_FORMS:
         raise InvalidInputError(
             f"`bank_export` must be one of {', '.join(BANK_EXPORT_FORMS)}. Received: bank_export={bank_export!r}"
+        )
+    if bank_export == "runtime_kernel" and quantize not in KERNEL_MIXING_MODES:
+        raise InvalidInputError(
+            "bank_export='runtime_kernel' computes each kernel at inference, which dynamic-range quantization "
+            "leaves in float and LiteRT's int8 CONV_2D rejects; use bank_export='runtime'. "
+            f"Received: bank_export='runtime_kernel', quantize={quantize!r}"
         )
 
 
@@ -53,13 +67,11 @@ def soft_bank_layers(model: Any) -> list[Any]:
     ]
 
 
-def banks(model: Any) -> list[Any]:
-    """The distinct FilterBanks the model's BankConv2D layers read, in first-use order."""
-    from edgeshare.layers.conv.bank_conv2d import BankConv2D
-
+def soft_banks(model: Any) -> list[Any]:
+    """The distinct FilterBanks that the model's soft BankConv2D layers mix, in first-use order."""
     out: list[Any] = []
-    for layer in model._flatten_layers(include_self=True, recursive=True):
-        if isinstance(layer, BankConv2D) and all(layer.bank is not b for b in out):
+    for layer in soft_bank_layers(model):
+        if all(layer.bank is not b for b in out):
             out.append(layer.bank)
     return out
 
@@ -80,6 +92,7 @@ def bank_export_mode(model: Any, bank_export: str = "materialize") -> Iterator[l
     finally:
         for layer, form in zip(layers, previous):
             layer.bank_export = form
+            object.__setattr__(layer, "templates_input", None)
 
 
 @contextlib.contextmanager
@@ -92,3 +105,97 @@ def layer_export_forms(
 
     with bank_export_mode(model, bank_export), lowered_grouped_convs(model, lower_grouped_conv):
         yield
+
+
+def convert_with_layer_forms(
+    p: Any,
+    quantize: str,
+    convert: Callable[[Any, str], bytes],
+    bank_export: str = "materialize",
+    lower_grouped_conv: bool = False,
+) -> bytes:
+    """TFLite bytes of the prepared export `p` (see export._prepare) with the layers in their export forms.
+
+    `convert(p, quantize)` is the exporter's own conversion; `"runtime_kernel"` uses the variant below.
+    """
+    check_bank_export(bank_export, quantize)
+    with layer_export_forms(p.model, bank_export, lower_grouped_conv):
+        if bank_export == "runtime_kernel" and soft_banks(p.model):
+            return kernel_mixing_tflite_bytes(p, quantize)
+        return convert(p, quantize)
+
+
+def kernel_mixing_tflite_bytes(p: Any, quantize: str) -> bytes:
+    """Convert with every soft bank's templates as an extra input (so that no mix is folded), then
+    freeze those inputs into constant buffers: each bank stored once, each kernel mixed at inference."""
+    import keras
+    import tensorflow as tf
+
+    from edgeshare.accounting import call_model
+
+    from ._quiet import quiet_fds
+
+    banks = soft_banks(p.model)
+    layers = soft_bank_layers(p.model)
+    bank_names = [f"edgeshare_bank_{i}" for i in range(len(banks))]
+    specs = [tf.TensorSpec(shape, dtype, name=n) for (_, shape, dtype), n in zip(p.specs, p.names)]
+    specs += [tf.TensorSpec(tuple(b.templates.shape), tf.float32, name=n) for b, n in zip(banks, bank_names)]
+    n_inputs = len(p.names)
+
+    def serve(*xs: Any) -> dict[str, Any]:
+        for layer in layers:
+            index = next(i for i, b in enumerate(banks) if b is layer.bank)
+            object.__setattr__(layer, "templates_input", xs[n_inputs + index])
+        try:
+            y = call_model(p.model, list(xs[:n_inputs]))
+        finally:
+            for layer in layers:
+                object.__setattr__(layer, "templates_input", None)
+        ys = list(y.values()) if isinstance(y, dict) else (list(y) if isinstance(y, (list, tuple)) else [y])
+        return {f"output_{i}": t for i, t in enumerate(ys)}
+
+    with quiet_fds(), tempfile.TemporaryDirectory() as saved:
+        archive = keras.export.ExportArchive()
+        archive.track(p.model)
+        archive.add_endpoint("serving_default", serve, input_signature=specs)
+        archive.write_out(saved, verbose=False)
+        conv = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=["serving_default"])
+        if quantize == "fp16":
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv.target_spec.supported_types = [tf.float16]
+        try:
+            data = bytes(conv.convert())
+        except Exception as exc:
+            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            raise InvalidInputError(f"TFLite conversion ({quantize}) failed: {msg[:300]}", p.model.name) from exc
+    for bank, name in zip(banks, bank_names):
+        data = freeze_input(data, name, np.asarray(bank.templates.numpy(), dtype=np.float32))
+    return data
+
+
+def freeze_input(data: bytes, name: str, value: np.ndarray) -> bytes:
+    """A .tflite whose input `name` (primary subgraph) became a constant tensor holding `value`."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(data, 0)
+    sg = model.subgraphs[0]
+    matches = [i for i in sg.inputs if sg.tensors[i].name.decode("utf-8", "replace") == name]
+    for sig in model.signatureDefs or []:
+        matches += [t.tensorIndex for t in sig.inputs or [] if t.name.decode("utf-8", "replace") == name]
+    if not matches:
+        raise InvalidInputError(f"the converted model has no input {name!r} to freeze")
+    index = matches[0]
+    tensor = sg.tensors[index]
+    if tuple(tensor.shape) != tuple(value.shape):
+        raise InvalidInputError(f"input {name!r} has shape {list(tensor.shape)}. Received: shape={list(value.shape)}")
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(np.ascontiguousarray(value, dtype=np.float32).tobytes(), np.uint8)
+    model.buffers.append(buffer)
+    tensor.buffer = len(model.buffers) - 1
+    sg.inputs = [i for i in sg.inputs if i != index]
+    for sig in model.signatureDefs or []:
+        sig.inputs = [t for t in sig.inputs or [] if t.tensorIndex != index]
+    builder = flatbuffers.Builder(len(data) + value.nbytes + 4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

@@ -304,8 +304,8 @@ def export_tflite(
             Without it int8 calibrates on random data and warns.
         sample_inputs: inputs for the numerics check (defaults to the calibration data).
         batch_size: the static batch dimension of the exported signature.
-        bank_export: how soft BankConv2D layers are stored: "materialize" or "runtime"
-            (see converters/bank_export.py).
+        bank_export: how soft BankConv2D layers are stored: "materialize", "runtime" or
+            "runtime_kernel" (see converters/bank_export.py).
         lower_grouped_conv: trace grouped Conv2D as split / conv / concat (see converters/grouped_conv.py).
         signatures: "tasks" (or a dict of name to output names) for one signature per output of a
             multi-task model plus "all" (see converters/multisignature.py).
@@ -326,10 +326,9 @@ def export_tflite(
     say("preparing")
     p = _prepare(model, calibration, sample_inputs, batch_size, need_calibration=quantize == "int8")
     say(f"converting to TFLite ({quantize})")
-    from .bank_export import layer_export_forms  # issue 5 hook
+    from .bank_export import convert_with_layer_forms  # issue 5 hook
 
-    with layer_export_forms(p.model, bank_export, lower_grouped_conv):
-        data = _tflite_bytes(p, quantize)
+    data = convert_with_layer_forms(p, quantize, _tflite_bytes, bank_export, lower_grouped_conv)
     out = os.fspath(path)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as fh:
@@ -420,10 +419,9 @@ def export_onnx(
     say("preparing")
     p = _prepare(model, calibration, sample_inputs, batch_size, need_calibration=False)
     say("converting to TFLite (float32)")
-    from .bank_export import layer_export_forms  # issue 5 hook
+    from .bank_export import convert_with_layer_forms  # issue 5 hook
 
-    with layer_export_forms(p.model, bank_export, lower_grouped_conv):
-        tfl = _tflite_bytes(p, "none")
+    tfl = convert_with_layer_forms(p, "none", _tflite_bytes, bank_export, lower_grouped_conv)
     say(f"converting to ONNX (opset {opset})")
     import onnx
 

@@ -170,7 +170,7 @@ def export_tflite_signatures(
     `numerics` is the worst of them.
     """
     from . import export as ex
-    from .bank_export import layer_export_forms
+    from .bank_export import check_bank_export, layer_export_forms
     from .delegates import delegate_support
     from .runtime import TFLiteRunner
     from .verify import verify
@@ -180,6 +180,10 @@ def export_tflite_signatures(
     p = ex._prepare(model, calibration, sample_inputs, batch_size, need_calibration=quantize == "int8")
     sigs = resolve_signatures(_output_names(p.model, p.samples), signatures)
     say(f"converting to TFLite ({quantize}) with signatures {', '.join(sigs)}")
+    check_bank_export(bank_export, quantize)
+    if bank_export == "runtime_kernel":
+        raise InvalidInputError("bank_export='runtime_kernel' does not combine with `signatures`; use 'runtime'. "
+                                f"Received: bank_export={bank_export!r}, signatures={signatures!r}")
     with layer_export_forms(p.model, bank_export, lower_grouped_conv):
         data = tflite_signature_bytes(p, quantize, sigs)
     out = os.fspath(path)

@@ -43,9 +43,9 @@ def stored_copies(path: str, array: np.ndarray) -> list[str]:
 
 
 def stacked_bank(bank) -> np.ndarray:
-    """The bank as the runtime form stores it: (kh, kw, c, c * T), channel c of template t at c * T + t."""
+    """The bank as the runtime form stores it: (kh, kw, c, T * c), channel c of template t at t * c + c."""
     t, kh, kw, c, _ = bank.templates.shape
-    return np.transpose(bank.templates.numpy(), (1, 2, 3, 4, 0)).reshape(kh, kw, c, c * t)
+    return np.transpose(bank.templates.numpy(), (1, 2, 3, 0, 4)).reshape(kh, kw, c, t * c)
 
 
 @pytest.fixture(scope="module")

@@ -39,14 +39,14 @@ class FilterBank(keras.layers.Layer):
 
     Returns:
         The response of every template (stride 1, "same" padding), shape
-        `(batch, height, width, channels, num_templates)`: channel `c` of template `t` sits at
-        `[..., c, t]`. `BankConv2D` computes such responses, with its own strides and padding, when it
+        `(batch, height, width, num_templates, channels)`: channel `c` of template `t` sits at
+        `[..., t, c]`. `BankConv2D` computes such responses, with its own strides and padding, when it
         is exported with `bank_export="runtime"`.
 
     Example:
         >>> bank = FilterBank(num_templates=4, kernel_size=3, channels=16)
         >>> bank(keras.ops.ones((2, 8, 8, 16))).shape
-        (2, 8, 8, 16, 4)
+        (2, 8, 8, 4, 16)
 
     References:
         Savarese & Maire 2019, "Learning Implicitly Recurrent CNNs Through Parameter Sharing" (ICLR).
@@ -74,22 +74,22 @@ class FilterBank(keras.layers.Layer):
         )
 
     def stacked_kernel(self):
-        """Every template side by side as one kernel `(kh, kw, channels, channels * num_templates)`.
+        """Every template side by side as one kernel `(kh, kw, channels, num_templates * channels)`.
 
-        Output channel `c * num_templates + t` is channel `c` of template `t`. Call inside a layer's `call`.
+        Output channel `t * channels + c` is channel `c` of template `t`. Call inside a layer's `call`.
         """
         kh, kw = self.kernel_size
-        # (T, kh, kw, cin, cout) -> (kh, kw, cin, cout, T) -> (kh, kw, cin, cout * T)
-        kernel = ops.transpose(self.templates, (1, 2, 3, 4, 0))
-        return ops.reshape(kernel, (kh, kw, self.channels, self.channels * self.num_templates))
+        # (T, kh, kw, cin, cout) -> (kh, kw, cin, T, cout) -> (kh, kw, cin, T * cout)
+        kernel = ops.transpose(self.templates, (1, 2, 3, 0, 4))
+        return ops.reshape(kernel, (kh, kw, self.channels, self.num_templates * self.channels))
 
     def call(self, inputs):
         y = ops.conv(inputs, self.stacked_kernel(), padding="same")
-        # (batch, h, w, channels * T) -> (batch, h, w, channels, T)
-        return ops.reshape(y, (-1, y.shape[1], y.shape[2], self.channels, self.num_templates))
+        # (batch, h, w, T * channels) -> (batch, h, w, T, channels)
+        return ops.reshape(y, (-1, y.shape[1], y.shape[2], self.num_templates, self.channels))
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape[:3], self.channels, self.num_templates)
+        return (*input_shape[:3], self.num_templates, self.channels)
 
     def get_config(self):
         return {

@@ -17,11 +17,11 @@ def test_filter_bank_shared_checks(tmp_path):
         check_sharing=lambda bank: _assert_one_variable(bank),
         tmp_path=tmp_path,
     )
-    # Numerics: response [..., :, t] is the 'same' convolution with template t (NumPy reference).
+    # Numerics: response [..., t, :] is the 'same' convolution with template t (NumPy reference).
     out = np.asarray(layer(x))
     templates = layer.templates.numpy()
     for t in range(T):
-        np.testing.assert_allclose(out[..., t], conv2d_same(x, templates[t]), atol=1e-5)
+        np.testing.assert_allclose(out[..., t, :], conv2d_same(x, templates[t]), atol=1e-5)
 
 
 def _assert_one_variable(bank):
