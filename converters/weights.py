@@ -55,6 +55,7 @@ class StoredWeight:
     tensors: list[str] = field(default_factory=list)  # every tensor that views this blob
     consumers: list[str] = field(default_factory=list)  # ops reading it, e.g. "FULLY_CONNECTED#7"
     scale_known: bool = True  # False for integer weights whose scale the graph hides (ONNX MatMulInteger)
+    ref: int | str | None = None  # format handle: the TFLite buffer index or the ONNX initializer name
 
     @property
     def numel(self) -> int:

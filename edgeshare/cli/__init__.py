@@ -19,6 +19,7 @@ COMMANDS = {
     "inspect": "edgeshare.cli.inspect_cmd",
     "export": "edgeshare.cli.export_cmd",
     "verify": "edgeshare.cli.verify_cmd",
+    "repair": "edgeshare.cli.repair_cmd",
     "bench": "edgeshare.cli.bench_cmd",
     "export-reference": "edgeshare.cli.reference_cmd",
 }
