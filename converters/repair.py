@@ -81,7 +81,10 @@ def _random_feed(details: dict[str, Any], gather_bound: dict[int, int], rng: np.
     return rng.standard_normal(shape).astype(dt)
 
 
-def _tflite_outputs(data: bytes | str, inputs: dict[str, list[np.ndarray]] | None, n: int) -> dict[str, list[Any]]:
+Feeds = dict[str, list[dict[str, np.ndarray]]]
+
+
+def _tflite_outputs(data: bytes | str, inputs: Feeds | None, n: int) -> tuple[dict[str, list[Any]], Feeds]:
     """Outputs per signature (int8 outputs dequantized) for n random (or given) inputs."""
     from ai_edge_litert.interpreter import Interpreter
 
@@ -92,8 +95,8 @@ def _tflite_outputs(data: bytes | str, inputs: dict[str, list[np.ndarray]] | Non
         return _run_signatures(it, data, inputs, n)
 
 
-def _run_signatures(it: Any, data: bytes | str, inputs: dict[str, list[np.ndarray]] | None,
-                    n: int) -> dict[str, list[Any]]:
+def _run_signatures(it: Any, data: bytes | str, inputs: Feeds | None,
+                    n: int) -> tuple[dict[str, list[Any]], Feeds]:
     from .source import open_source as _open
     from .tflite_file import read_tflite
 
@@ -114,6 +117,7 @@ def _run_signatures(it: Any, data: bytes | str, inputs: dict[str, list[np.ndarra
     finally:
         src.close()
     out: dict[str, list[Any]] = {}
+    used: Feeds = {}
     sigs = it.get_signature_list() or {}
     rng = np.random.default_rng(0)
     for key in sigs:
@@ -122,16 +126,18 @@ def _run_signatures(it: Any, data: bytes | str, inputs: dict[str, list[np.ndarra
         sgi = sig_sub.get(key, 0)
         gb = {d["index"]: bounds.get((sgi, d["index"]), 2) for d in ins.values()}
         results = []
+        used[key] = []
         for i in range(n):
             if inputs is not None and key in inputs:
-                feed = {name: inputs[key][j][i : i + 1] for j, name in enumerate(ins)}
+                feed = inputs[key][i]  # the very inputs the other model saw
             else:
                 feed = {name: _random_feed(d, gb, rng) for name, d in ins.items()}
+            used[key].append(feed)
             res = runner(**feed)
             outs = runner.get_output_details()
             results.append([_real(np.array(res[k]), outs[k]) for k in sorted(res)])
         out[key] = results
-    return out
+    return out, used
 
 
 def _real(y: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
@@ -226,17 +232,18 @@ def repair(
 
 
 def _numerics(fmt: str, source: Source, repaired: Any, requantized: bool, n: int) -> RepairNumerics:
+    # Both models see the same inputs, drawn from the original (ids stay inside its Gather tables).
     if fmt == "tflite":
-        a = _tflite_outputs(_as_model(source), None, n)
-        b = _tflite_outputs(repaired if isinstance(repaired, (bytes, str)) else str(repaired), None, n)
+        a, feeds = _tflite_outputs(_as_model(source), None, n)
+        b, _ = _tflite_outputs(repaired if isinstance(repaired, (bytes, str)) else str(repaired), feeds, n)
         return _compare(a, b, requantized, n)
     from .repair_onnx import onnx_outputs
 
     with tempfile.TemporaryDirectory() as tmp:
         src_path = _as_path(source, tmp, ".onnx")
-        a = onnx_outputs(src_path, n)
-        b = onnx_outputs(str(repaired), n)
-    return _compare(a, b, requantized, n)
+        oa, ofeeds = onnx_outputs(src_path, n)
+        ob, _ = onnx_outputs(str(repaired), n, ofeeds)
+    return _compare(oa, ob, requantized, n)
 
 
 def _as_model(source: Source) -> bytes | str:

@@ -328,18 +328,19 @@ def _apply(m: _Model, k: Any, w: Any, r: Any) -> list[str]:
     # float copy w, quantized kept copy k: read it through a DequantizeLinear
     dq_src = next((n for _, n, slot in m.uses(kname) if n.op_type == "DequantizeLinear" and slot == 0), None)
     readers = m.uses(wname)
-    if dq_src is not None:
-        deq = dq_src.output[0]
-    else:
+    if dq_src is None:
         raise InvalidInputError(f"no DequantizeLinear reads {kname}; cannot rebuild its scale")
-    for g, node, slot in readers:
-        if deq not in [o for n in g.node for o in n.output] and g is not m.model.graph:
-            node.input[slot] = deq
-        else:
-            node.input[slot] = deq
+    # The DequantizeLinear reads only initializers, so it can run first: move it to the top of its
+    # graph so that the new readers come after it.
+    for g in m.graphs:
+        if dq_src in g.node and all(x in m.inits or not x for x in dq_src.input):
+            g.node.remove(dq_src)
+            g.node.insert(0, dq_src)
+            break
+    for _, node, slot in readers:
+        node.input[slot] = dq_src.output[0]
     m.remove_initializer(wname)
     notes.append(f"readers of {wname} read DequantizeLinear({kname})")
-    del helper
     return notes
 
 
@@ -446,14 +447,18 @@ def _write(m: _Model, f: OnnxFile, out: str) -> None:
             view = np.ascontiguousarray(arr).view(np.uint8).reshape(-1).data
             for i in range(0, view.nbytes, 1 << 24):
                 fh.write(view[i : i + (1 << 24)])
+            # set_external_data() insists on raw_data being present; write the entries directly.
             del t.external_data[:]
-            edh.set_external_data(t, location=data_name, offset=pos, length=view.nbytes)
+            for key, value in (("location", data_name), ("offset", str(pos)), ("length", str(view.nbytes))):
+                entry = t.external_data.add()
+                entry.key, entry.value = key, value
             t.data_location = onnx.TensorProto.EXTERNAL
     onnx.save(m.model, out)
 
 
-def onnx_outputs(path: str, n: int) -> dict[str, list[Any]]:
-    """Outputs of n random inputs (ids kept inside Gather tables), for the before/after comparison."""
+def onnx_outputs(path: str, n: int, feeds: list[list[np.ndarray]] | None = None) -> tuple[dict[str, list[Any]],
+                                                                                         list[list[np.ndarray]]]:
+    """Outputs for n random inputs (ids kept inside Gather tables), or for `feeds` from an earlier call."""
     import onnx
 
     from .runtime import OnnxRunner
@@ -468,13 +473,18 @@ def onnx_outputs(path: str, n: int) -> dict[str, list[Any]]:
             bound[node.input[1]] = int(inits[node.input[0]][axis])
     rng = np.random.default_rng(0)
     results = []
-    for _ in range(n):
-        feed = []
-        for meta in runner.inputs:
-            shape = [d if isinstance(d, int) and d > 0 else 1 for d in meta.shape]
-            if "int" in meta.type:
-                feed.append(rng.integers(0, bound.get(meta.name, 2), size=shape))
-            else:
-                feed.append(rng.standard_normal(shape).astype(np.float32))
+    used = []
+    for i in range(n):
+        if feeds is not None:
+            feed = feeds[i]
+        else:
+            feed = []
+            for meta in runner.inputs:
+                shape = [d if isinstance(d, int) and d > 0 else 1 for d in meta.shape]
+                if "int" in meta.type:
+                    feed.append(rng.integers(0, bound.get(meta.name, 2), size=shape))
+                else:
+                    feed.append(rng.standard_normal(shape).astype(np.float32))
+        used.append(feed)
         results.append(runner(*feed))
-    return {"main": results}
+    return {"main": results}, used
