@@ -20,6 +20,7 @@ COMMANDS = {
     "export": "edgeshare.cli.export_cmd",
     "verify": "edgeshare.cli.verify_cmd",
     "bench": "edgeshare.cli.bench_cmd",
+    "compare": "edgeshare.cli.compare_cmd",
     "export-reference": "edgeshare.cli.reference_cmd",
 }
 
