@@ -122,12 +122,12 @@ def select_benchmark_binary(path: str | None, abi: str, abilist: str | None = No
     if not os.path.isfile(path):
         raise InvalidInputError(f"the benchmark binary does not exist: {WHERE_TO_GET}. "
                                 f"Received: benchmark_binary={path}")
-    arch = elf_arch(path)
-    if arch is None:
+    built = elf_arch(path)
+    if built is None:
         raise InvalidInputError(f"not an executable (no ELF header, no #! line): {WHERE_TO_GET}. "
                                 f"Received: benchmark_binary={path}")
-    if arch != "script" and arch not in archs:
-        raise InvalidInputError(f"benchmark_model is built for {arch} but {device or 'the device'} is {abi} "
+    if built != "script" and built not in archs:
+        raise InvalidInputError(f"benchmark_model is built for {built} but {device or 'the device'} is {abi} "
                                 f"(runs {', '.join(archs)}): {WHERE_TO_GET}. Received: benchmark_binary={path}")
     return path
 

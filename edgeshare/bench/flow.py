@@ -177,6 +177,8 @@ class BenchSession:
             with contextlib.suppress(TargetError):
                 self.transport.remove(self.workdir)
             self.workdir = None
+        with contextlib.suppress(TargetError):
+            self.transport.close()
 
     def bench(self, artifact: str, delegate: str, progress: ProgressFn | None = None) -> dict[str, Any]:
         """Push `artifact`, benchmark it with `delegate`, pull and parse the result, remove the copy."""

@@ -7,7 +7,10 @@ path goes through the same quoting as every other command, and nothing but `ssh`
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,18 +46,22 @@ class SshTransport(Transport):
         options: extra `-o NAME=VALUE` options for ssh.
         base_dir: the remote folder for the work folder (default: the board's `$TMPDIR` or /tmp).
         ssh: the ssh program.
+        multiplex: share one connection between the many short commands of a run (ControlMaster);
+            `close()` ends it.
     """
 
     kind = "ssh"
 
     def __init__(self, spec: str, config: str | None = None, options: Sequence[str] = (),
-                 base_dir: str | None = None, ssh: str = "ssh") -> None:
+                 base_dir: str | None = None, ssh: str = "ssh", multiplex: bool = True) -> None:
         self.spec = spec
         self.user, self.host, self.port = parse_ssh_spec(spec)
         self.config = config
         self.options = list(options)
         self.base_dir = base_dir
         self.ssh = ssh
+        self.multiplex = multiplex
+        self._control_dir: str | None = None
 
     @property
     def label(self) -> str:
@@ -65,6 +72,12 @@ class SshTransport(Transport):
         if self.config:
             argv += ["-F", self.config]
         argv += ["-o", "BatchMode=yes"]
+        if self.multiplex:
+            if self._control_dir is None:
+                # Short path: a control socket's path must fit in a sockaddr_un (about 100 bytes).
+                self._control_dir = tempfile.mkdtemp(prefix="es-ssh-", dir="/tmp" if os.path.isdir("/tmp") else None)
+            argv += ["-o", "ControlMaster=auto", "-o", f"ControlPath={self._control_dir}/%C",
+                     "-o", "ControlPersist=120"]
         for opt in self.options:
             argv += ["-o", opt]
         if self.port:
@@ -108,6 +121,14 @@ class SshTransport(Transport):
             raise TargetError(f"could not create a work folder on {self.host}: {res.last_error_line()}. "
                               f"Received: device={self.label}", self.label)
         return path
+
+    def close(self) -> None:
+        """End the shared connection, if one was opened."""
+        if self._control_dir is None:
+            return
+        run_process([*self._base_argv()[:-2], "-O", "exit", "--", self.host], timeout=30, device=self.label)
+        shutil.rmtree(self._control_dir, ignore_errors=True)
+        self._control_dir = None
 
     def device_info(self) -> dict[str, Any]:
         info = linux_info(self.run_script(LINUX_INFO_SCRIPT, timeout=60).text)

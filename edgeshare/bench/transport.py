@@ -127,6 +127,9 @@ class Transport(ABC):
     def device_info(self) -> dict[str, Any]:
         """What the target is: model, SoC or board, OS version, ABI, CPU governor."""
 
+    def close(self) -> None:  # noqa: B027 (optional hook: only transports with a connection need it)
+        """Release what the transport holds open (a shared SSH connection); it can be used again after."""
+
     def check_failure(self, result: CommandResult) -> None:  # noqa: B027 (optional hook; most targets need none)
         """Raise TargetError when `result` shows the target itself failed (not the command on it)."""
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.bench.sshd import LocalSshd, start_sshd
 from tests.bench.tiny_models import write_tiny_onnx, write_tiny_tflite
 
 # Every shell metacharacter that could run something if a path were not quoted. Each injection would
@@ -55,6 +58,20 @@ def hostile_onnx(tmp_path: Path, tiny_onnx: str) -> str:
     dst = tmp_path / f"{HOSTILE_STEM}.onnx"
     shutil.copyfile(tiny_onnx, dst)
     return str(dst)
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSshd]:
+    """A real sshd on 127.0.0.1 (skips, with the reason, where one cannot start)."""
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    if isinstance(server, str):
+        pytest.skip(f"SSH tests need a local sshd: {server}")
+    yield server
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
 
 
 def no_edgeshare_dirs(base: str) -> list[str]:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 
-def write_tiny_tflite(path: str, n_in: int = 16, n_out: int = 8) -> str:
-    """One FULLY_CONNECTED op, (1, n_in) -> (1, n_out), written with the schema ai-edge-litert ships."""
+def write_tiny_tflite(path: str, n_in: int = 16, n_out: int = 8, input_features: int | None = None) -> str:
+    """One FULLY_CONNECTED op, (1, n_in) -> (1, n_out), written with the schema ai-edge-litert ships.
+
+    `input_features` different from `n_in` makes a file that parses but that no runtime can prepare.
+    """
     import flatbuffers
     from ai_edge_litert import schema_py_generated as s
 
@@ -30,7 +33,7 @@ def write_tiny_tflite(path: str, n_in: int = 16, n_out: int = 8) -> str:
 
     graph = s.SubGraphT()
     graph.name = "main"
-    graph.tensors = [tensor("x", (1, n_in), 0), tensor("w", (n_out, n_in), 1), tensor("y", (1, n_out), 0)]
+    graph.tensors = [tensor("x", (1, input_features or n_in), 0), tensor("w", (n_out, n_in), 1), tensor("y", (1, n_out), 0)]
     graph.inputs, graph.outputs = [0], [2]
     op = s.OperatorT()
     op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1, -1], [2]  # -1: no bias
