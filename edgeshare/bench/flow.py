@@ -292,7 +292,8 @@ def error_row(device: str, artifact: str, delegate: str, exc: BaseException) -> 
         "variant": os.path.basename(artifact),
         "delegate": delegate,
         "error": str(exc),
-        "error_kind": getattr(exc, "kind", "device" if isinstance(exc, TargetError) else "failed"),
+        "error_kind": getattr(exc, "kind", "device" if isinstance(exc, TargetError) else
+                              "input" if isinstance(exc, InvalidInputError) else "failed"),
         "timestamp": _now(),
     }
 
@@ -308,7 +309,8 @@ def bench_target(transport: Transport, jobs: Sequence[tuple[str, str]], options:
     session = BenchSession(transport, options)
     try:
         session.open()
-    except TargetError as exc:
+    except (TargetError, InvalidInputError) as exc:
+        # A device that is not usable (or a binary that does not fit it) fails this target only.
         session.close()
         return [error_row(transport.label, a, d, exc) for a, d in jobs]
     try:

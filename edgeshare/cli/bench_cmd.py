@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         if human(args):
             out.print(f"wrote {args.plot}")
     emit_json(args.json, {"devices": specs, "results": results, "errors": errors})
+    if errors and not results and all(e["error_kind"] == "input" for e in errors):
+        return 2  # nothing ran, and only because of the input (e.g. no benchmark_model for the device)
     return 1 if errors else 0
 
 
