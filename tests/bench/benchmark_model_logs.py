@@ -1,3 +1,4 @@
+# ruff: noqa: E501 (log lines are kept whole, as the tool prints them)
 """benchmark_model output in its documented format (tensorflow/lite/tools/benchmark/README.md and the
 log lines of benchmark_model.cc / benchmark_tflite_model.cc), for the parser tests and for the stand-in
 binary that plays the phone in the adb tests. Numbers are made up; the line formats are the tool's."""

@@ -5,6 +5,7 @@ No phone is attached here. `tests/bench/adb_recorder.py` records every adb argv 
 the argv it received and prints the tool's documented output. Tests marked `device` need a phone.
 """
 
+import itertools
 import json
 import os
 
@@ -142,7 +143,7 @@ def test_adb_all_runs_devices_in_parallel_and_keeps_results_when_one_fails(tmp_p
     assert "edgeshare bench: error: adb:LOCKED:" in err and "edgeshare bench: error: adb:GONE:" in err
     # The devices ran at the same time: their adb calls interleave (one after another would switch twice).
     serials = [c[1] for c in recorded(rec["folder"]) if c[0] == "-s"]
-    assert sum(a != b for a, b in zip(serials, serials[1:])) > 2, serials
+    assert sum(a != b for a, b in itertools.pairwise(serials)) > 2, serials
 
 
 def test_missing_device_names_what_is_attached(tmp_path, monkeypatch):
@@ -154,8 +155,9 @@ def test_missing_device_names_what_is_attached(tmp_path, monkeypatch):
     with pytest.raises(InvalidInputError, match=r"2 devices are attached .*name one with --device adb:SERIAL, or "
                                                 r"use --device adb:all. Received: device=adb"):
         resolve_adb_devices("adb", "adb")
-    with pytest.raises(InvalidInputError, match=r"Android device emulator-5554 is 'offline', not ready: reconnect "
-                                                r"the cable, or run `adb reconnect`.*Received: device=adb:emulator-5554"):
+    with pytest.raises(InvalidInputError, match=r"Android device emulator-5554 is 'offline', not ready: "
+                                                r"reconnect the cable, or run `adb reconnect`.*"
+                                                r"Received: device=adb:emulator-5554"):
         resolve_adb_devices("adb:emulator-5554", "adb")
 
 

@@ -15,5 +15,6 @@ def test_plot_writes_a_png_with_both_panels(tmp_path):
          "p50_ms": None, "mean_ms": 2.0, "min_ms": 1.8, "max_ms": 2.6, "timestamp": "2026-01-01"},
     ]
     path = plot_compare(compare_rows(results), str(tmp_path / "c.png"))
-    data = open(path, "rb").read()
+    with open(path, "rb") as fh:
+        data = fh.read()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000

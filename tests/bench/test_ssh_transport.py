@@ -107,7 +107,7 @@ def test_parse_ssh_spec(spec, parsed):
 
 @pytest.mark.parametrize("spec", ["pi@", "pi@host:port", "-oProxyCommand=x", "pi@ho st", "a@b@c"])
 def test_bad_ssh_spec_is_refused(spec):
-    with pytest.raises(InvalidInputError, match=rf"expects USER@HOST or USER@HOST:PORT. Received: device=ssh:"):
+    with pytest.raises(InvalidInputError, match=r"expects USER@HOST or USER@HOST:PORT. Received: device=ssh:"):
         parse_ssh_spec(spec)
 
 

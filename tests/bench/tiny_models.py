@@ -33,7 +33,8 @@ def write_tiny_tflite(path: str, n_in: int = 16, n_out: int = 8, input_features:
 
     graph = s.SubGraphT()
     graph.name = "main"
-    graph.tensors = [tensor("x", (1, input_features or n_in), 0), tensor("w", (n_out, n_in), 1), tensor("y", (1, n_out), 0)]
+    graph.tensors = [tensor("x", (1, input_features or n_in), 0), tensor("w", (n_out, n_in), 1),
+                     tensor("y", (1, n_out), 0)]
     graph.inputs, graph.outputs = [0], [2]
     op = s.OperatorT()
     op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1, -1], [2]  # -1: no bias
