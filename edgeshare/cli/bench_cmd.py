@@ -146,15 +146,18 @@ def _print_results(results: list[dict[str, Any]], args: argparse.Namespace) -> N
     if not results:
         return
     t = Table(title=f"latency (ms; {args.runs} runs after {args.warmup} warm-up)", title_justify="left")
-    for c in ("variant", "device", "delegate", "init", "first", "p50", "p90", "mean", "std", "memory MB",
-              "delegation"):
-        t.add_column(c, justify="left" if c in ("variant", "device", "delegate", "delegation") else "right",
-                     overflow="fold")
+    # Only benchmark_model (Android) reports how the delegate applied; the runner's delegate is its name.
+    show_delegation = any(r.get("delegation") for r in results)
+    cols = ["variant", "device", "delegate", "init", "first", "p50", "p90", "mean", "std", "memory MB"]
+    for c in [*cols, *(["delegation"] if show_delegation else [])]:
+        left = c in ("variant", "device", "delegate", "delegation")
+        t.add_column(c, justify="left" if left else "right", overflow="fold", no_wrap=c in ("variant", "device"))
     for r in results:
         mem = r.get("peak_mem_mb")
         t.add_row(r["variant"], r["device"], r["delegate"], fmt_ms(r.get("init_ms")), fmt_ms(r.get("first_ms")),
                   fmt_ms(r.get("p50_ms")), fmt_ms(r.get("p90_ms")), fmt_ms(r.get("mean_ms")),
-                  fmt_ms(r.get("std_ms")), "-" if mem is None else f"{mem:.1f}", _delegation_cell(r))
+                  fmt_ms(r.get("std_ms")), "-" if mem is None else f"{mem:.1f}",
+                  *([_delegation_cell(r)] if show_delegation else []))
     out.print(t)
     for r in results:
         prof = r.get("op_profile")
