@@ -68,8 +68,8 @@ def plot_compare(rows: Sequence[dict[str, Any]], path: str, title: str = "edgesh
 
     points = [(i, r["size_bytes"] / 1024.0, typical_ms(r) or 0.0, color[(r["device"], r["delegate"])])
               for i, r in enumerate(rows, 1) if r.get("size_bytes")]
-    for _, x, y, c in points:
-        ax_s.scatter([x], [y], s=70, color=c, edgecolor="black", linewidth=0.5, zorder=3)
+    for _, size_kib, latency, c in points:
+        ax_s.scatter([size_kib], [latency], s=70, color=c, edgecolor="black", linewidth=0.5, zorder=3)
     if points:
         xs, lats = [p[1] for p in points], [p[2] for p in points]
         if max(xs) / max(min(xs), 1e-9) > 30:
