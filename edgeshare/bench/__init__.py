@@ -14,7 +14,7 @@ _EXPORTS = {
     "bench_host": "edgeshare.bench.host",
     "check_artifact": "edgeshare.bench.host",
     "summarize": "edgeshare.bench.stats",
-    "BenchOptions": "edgeshare.bench.flow",
+    "BenchOptions": "edgeshare.bench.bench_options",
     "BenchSession": "edgeshare.bench.flow",
     "bench_target": "edgeshare.bench.flow",
     "LocalTransport": "edgeshare.bench.local_transport",

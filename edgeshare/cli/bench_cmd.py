@@ -109,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
 
             print_compare_table(compare_rows(results), "comparison (size from <artifact>.report.json when present)")
         if history:
-            out.print(f"appended {len(rows)} result(s) to {history}; compare runs with `edgeshare compare {history}`")
+            out.print(f"appended {len(rows)} result(s) to {history}; compare runs with `edgeshare compare {history}`",
+                      markup=False)
     for e in errors:
         sys.stderr.write(f"edgeshare bench: error: {e['device']}: {e['artifact']} [{e['delegate']}]: {e['error']}\n")
     if args.plot and results:
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
 
         plot_compare(compare_rows(results), args.plot)
         if human(args):
-            out.print(f"wrote {args.plot}")
+            out.print(f"wrote {args.plot}", markup=False)
     emit_json(args.json, {"devices": specs, "results": results, "errors": errors})
     if errors and not results and all(e["error_kind"] == "input" for e in errors):
         return 2  # nothing ran, and only because of the input (e.g. no benchmark_model for the device)
@@ -126,21 +127,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _delegation_cell(r: dict[str, Any]) -> str:
+    from rich.markup import escape as esc
+
     d = r.get("delegation")
     if not d:
-        return r.get("delegate_detail") or "-"
+        return esc(r.get("delegate_detail") or "-")
     parts = []
     if d.get("status"):
         parts.append({"full": "all ops delegated", "partial": f"partial ({d.get('delegate_kernels')} kernels)",
                       "none": "[red]not applied (ran on CPU)[/]"}.get(d["status"], d["status"]))
     for p in d.get("partitions", []):
-        parts.append(f"{p['delegate']}: {p['nodes']}/{p['of_nodes']} nodes, {p['partitions']} partition(s)")
+        parts.append(esc(f"{p['delegate']}: {p['nodes']}/{p['of_nodes']} nodes, {p['partitions']} partition(s)"))
     if d.get("fallback_ops"):
-        parts.append("CPU fallback: " + ", ".join(o["op"] for o in d["fallback_ops"]))
+        parts.append(esc("CPU fallback: " + ", ".join(o["op"] for o in d["fallback_ops"])))
     return "; ".join(parts) or "-"
 
 
 def _print_results(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    from rich.markup import escape as esc
     from rich.table import Table
 
     if not results:
@@ -154,7 +158,8 @@ def _print_results(results: list[dict[str, Any]], args: argparse.Namespace) -> N
         t.add_column(c, justify="left" if left else "right", overflow="fold", no_wrap=c in ("variant", "device"))
     for r in results:
         mem = r.get("peak_mem_mb")
-        t.add_row(r["variant"], r["device"], r["delegate"], fmt_ms(r.get("init_ms")), fmt_ms(r.get("first_ms")),
+        t.add_row(esc(r["variant"]), esc(r["device"]), r["delegate"], fmt_ms(r.get("init_ms")),
+                  fmt_ms(r.get("first_ms")),
                   fmt_ms(r.get("p50_ms")), fmt_ms(r.get("p90_ms")), fmt_ms(r.get("mean_ms")),
                   fmt_ms(r.get("std_ms")), "-" if mem is None else f"{mem:.1f}",
                   *([_delegation_cell(r)] if show_delegation else []))
@@ -164,12 +169,14 @@ def _print_results(results: list[dict[str, Any]], args: argparse.Namespace) -> N
         if not prof:
             continue
         ops = sorted(prof["run_order"], key=lambda x: -(x.get("avg_ms") or 0.0))[:10]
-        pt = Table(title=f"op profile: {r['variant']} on {r['device']} [{r['delegate']}] (top {len(ops)} by avg ms)",
-                   title_justify="left")
+        pt = Table(title=esc(f"op profile: {r['variant']} on {r['device']} [{r['delegate']}] "
+                             f"(top {len(ops)} by avg ms)"), title_justify="left")
         for c in ("node type", "avg ms", "%", "times called", "name"):
             pt.add_column(c, justify="left" if c in ("node type", "name") else "right", overflow="fold")
         for op in ops:
-            kind = f"{op.get('node_type')} [cyan](delegated partition)[/]" if op["delegated"] else op.get("node_type")
-            pt.add_row(str(kind), fmt_ms(op.get("avg_ms")), f"{op.get('percent', 0):.1f}",
-                       str(op.get("times_called", "-")), str(op.get("name", "")))
+            kind = esc(str(op.get("node_type")))
+            if op["delegated"]:
+                kind += " [cyan](delegated partition)[/]"
+            pt.add_row(kind, fmt_ms(op.get("avg_ms")), f"{op.get('percent', 0):.1f}",
+                       str(op.get("times_called", "-")), esc(str(op.get("name", ""))))
         out.print(pt)

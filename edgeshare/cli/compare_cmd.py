@@ -50,16 +50,17 @@ def run(args: argparse.Namespace) -> int:
 
         plot_compare(rows, args.plot)
         if human(args):
-            out.print(f"wrote {args.plot}")
+            out.print(f"wrote {args.plot}", markup=False)
     emit_json(args.json, {"rows": [{k: v for k, v in r.items() if k != "latencies_ms"} for r in rows]})
     return 0
 
 
 def print_compare_table(rows: list[dict[str, Any]], title: str) -> None:
+    from rich.markup import escape as esc
     from rich.table import Table
 
     show_when = len({(r["variant"], r["device"], r["delegate"]) for r in rows}) < len(rows)
-    t = Table(title=title, title_justify="left")
+    t = Table(title=esc(title), title_justify="left")
     cols = ["variant", "device", "delegate", *(["when"] if show_when else []), "p50 ms", "p90 ms", "init ms",
             "memory MB", "size", "duplicates"]
     for c in cols:
@@ -70,7 +71,8 @@ def print_compare_table(rows: list[dict[str, Any]], title: str) -> None:
             f"~{fmt_ms(r['mean_ms'])} (mean)" if r["mean_ms"] is not None else "-")
         mem = "-" if r["memory_mb"] is None else f"{r['memory_mb']:.1f}"
         dup = r.get("duplicate_bytes")
-        cells = [r["variant"], r["device"], r["delegate"], *([str(r["when"] or "-")[:16]] if show_when else []),
+        when = [str(r["when"] or "-")[:16]] if show_when else []
+        cells = [esc(r["variant"]), esc(r["device"]), r["delegate"], *when,
                  p50, fmt_ms(r["p90_ms"]), fmt_ms(r["init_ms"]), mem, fmt_bytes(r["size_bytes"]),
                  "-" if dup is None else fmt_bytes(dup)]
         t.add_row(*cells)

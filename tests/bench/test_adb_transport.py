@@ -8,6 +8,7 @@ the argv it received and prints the tool's documented output. Tests marked `devi
 import itertools
 import json
 import os
+import re
 
 import pytest
 
@@ -204,3 +205,18 @@ def test_real_phone(tiny_tflite, tmp_path):
     assert main(["bench", tiny_tflite, "--device", "adb", "--runs", "20", "--json", str(out), "--no-history"]) == 0
     [r] = json.loads(out.read_text())["results"]
     assert r["mean_ms"] > 0 and r["device_info"]["abi"]
+
+
+def test_cli_prints_the_op_profile_with_delegated_partitions(tmp_path, monkeypatch, phone_dir, tiny_tflite, capsys):
+    rec = _recorder(tmp_path, monkeypatch, {"R58M123": "device"})
+    monkeypatch.setenv("EDGESHARE_BENCHMARK_BINARY", rec["binaries"])
+    code = main(["bench", tiny_tflite, "--device", "adb:R58M123", "--remote-dir", str(phone_dir), "--op-profile",
+                 "--runs", "5", "--warmup", "1", "--no-history"])
+    assert code == 0
+    # The table's text with its borders and line wraps taken out.
+    text = " ".join(re.sub(r"[│┃]", " ", capsys.readouterr().out).split())
+    assert "op profile: tiny.tflite on adb:R58M123 [xnnpack]" in text
+    assert "TfLiteXNNPackDelegate (delegated partition)" in text
+    assert "TfLiteXNNPackDelegate: 12/14 nodes, 2 partition(s)" in text
+    # Names in brackets are printed as they are, not read as rich markup.
+    assert "[tied_lm/embedding/Gather, tied_lm/block_0/dense/MatMul]:12" in text

@@ -52,3 +52,13 @@ print(json.dumps([a, b, [m for m in ("tensorflow", "keras", "matplotlib") if m i
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [0, 0, []], out.stderr
+
+
+def test_hostile_name_is_printed_as_itself(hostile_tflite, canary, capsys):
+    import os
+    import re
+
+    assert main(["bench", hostile_tflite, "--runs", "3", "--warmup", "0", "--no-history"]) == 0
+    text = " ".join(re.sub(r"[│┃]", " ", capsys.readouterr().out).split())
+    assert " ".join(os.path.basename(hostile_tflite).split()) in text  # no rich markup eaten, nothing run
+    assert not canary.exists()
