@@ -11,7 +11,7 @@ import sys
 import threading
 from typing import Any
 
-from edgeshare.bench.names import DEFAULT_HISTORY, DELEGATES, DEVICE_HELP
+from edgeshare.bench.names import DEFAULT_HISTORY, DELEGATES, DEVICE_HELP, history_path
 from edgeshare.cli._common import add_json_flag, emit_json, fmt_ms, human, out, progress_bar
 
 
@@ -51,8 +51,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--ssh-config", default=None, metavar="PATH", help="an ssh_config file (ssh -F)")
     p.add_argument("--ssh-option", action="append", default=[], metavar="NAME=VALUE", help="ssh -o, repeatable")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds one benchmark may take (default 900)")
-    p.add_argument("--history", default=DEFAULT_HISTORY, metavar="PATH",
-                   help=f"JSON Lines file the results are appended to (default {DEFAULT_HISTORY})")
+    p.add_argument("--history", default=None, metavar="PATH",
+                   help=f"JSON Lines file the results are appended to (default $EDGESHARE_HISTORY, else "
+                   f"{DEFAULT_HISTORY}; an empty $EDGESHARE_HISTORY turns it off)")
     p.add_argument("--no-history", action="store_true", help="do not append to the history")
     p.add_argument("--plot", default=None, metavar="PNG", help="also draw the comparison chart (matplotlib)")
     add_json_flag(p)
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         rows += [error_row(exc.device or "adb", a, d, exc) for a, d in plans["adb"]]
     results = [r for r in rows if "error" not in r]
     errors = [r for r in rows if "error" in r]
-    history = None if args.no_history else args.history
+    history = None if args.no_history else history_path(args.history)
     if history:
         append_history(history, rows)
     if human(args):

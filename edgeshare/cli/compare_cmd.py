@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from edgeshare.bench.names import DEFAULT_HISTORY
+from edgeshare.bench.names import DEFAULT_HISTORY, history_path
 from edgeshare.cli._common import add_json_flag, emit_json, fmt_bytes, fmt_ms, human, out
 
 
@@ -34,7 +34,11 @@ def run(args: argparse.Namespace) -> int:
     from edgeshare.bench.history import load_results
     from edgeshare.converters.errors import InvalidInputError
 
-    paths = args.results or [DEFAULT_HISTORY]
+    default = history_path()
+    if not args.results and default is None:
+        raise InvalidInputError("no results given and $EDGESHARE_HISTORY is empty; name the result files. "
+                                "Received: results=[]")
+    paths = args.results or [default or DEFAULT_HISTORY]
     results = load_results(paths)
     rows = compare_rows(results, latest=args.latest)
     failed = sum(1 for r in results if "error" in r)

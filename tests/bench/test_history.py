@@ -37,3 +37,27 @@ def test_missing_and_foreign_files_are_input_errors(tmp_path):
     other.write_text('{"out": "build", "rows": []}')
     with pytest.raises(InvalidInputError, match=r"summary.json: not a benchmark result file"):
         load_results([str(other)])
+
+
+def test_history_path_follows_the_option_then_the_environment(monkeypatch):
+    from edgeshare.bench.names import DEFAULT_HISTORY, history_path
+
+    monkeypatch.delenv("EDGESHARE_HISTORY", raising=False)
+    assert history_path() == DEFAULT_HISTORY
+    monkeypatch.setenv("EDGESHARE_HISTORY", "/tmp/elsewhere.jsonl")
+    assert history_path() == "/tmp/elsewhere.jsonl"
+    assert history_path("mine.jsonl") == "mine.jsonl"
+    monkeypatch.setenv("EDGESHARE_HISTORY", "")
+    assert history_path() is None
+
+
+def test_bench_writes_no_history_when_the_environment_says_so(tmp_path, monkeypatch, tiny_tflite):
+    from edgeshare.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EDGESHARE_HISTORY", "")
+    assert main(["bench", tiny_tflite, "--runs", "2", "--warmup", "0"]) == 0
+    assert not (tmp_path / "build").exists()
+    with pytest.raises(SystemExit):
+        main(["compare", "--bogus"])
+    assert main(["compare"]) == 2
