@@ -21,6 +21,7 @@ COMMANDS = {
     "verify": "edgeshare.cli.verify_cmd",
     "repair": "edgeshare.cli.repair_cmd",
     "bench": "edgeshare.cli.bench_cmd",
+    "compare": "edgeshare.cli.compare_cmd",
     "export-reference": "edgeshare.cli.reference_cmd",
 }
 
