@@ -277,7 +277,6 @@ def _feasible(m: _Model, k: Any, w: Any, r: Any) -> str | None:
 
 
 def _apply(m: _Model, k: Any, w: Any, r: Any) -> list[str]:
-    from onnx import helper
 
     kname, wname = str(k.ref), str(w.ref)
     if r.relation == "exact":
