@@ -7,6 +7,7 @@ imports TensorFlow.
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -198,7 +199,8 @@ def repair(
     if fmt == "tflite":
         from .repair_tflite import rewrite_tflite
 
-        data, plan = rewrite_tflite(source, target, layout=layout, min_elements=min_elements)
+        data, plan = rewrite_tflite(source, target, layout=layout, min_elements=min_elements,
+                                    groups=getattr(before, "_groups", None), parsed=getattr(before, "_handle", None))
         merged, skipped, requantized = plan.merged, plan.skipped, plan.requantized
         repaired: Any = data if data is not None else target
     else:
@@ -209,6 +211,9 @@ def repair(
         oplan = rewrite_onnx(source, target, min_elements=min_elements)
         merged, skipped, requantized = oplan.merged, oplan.skipped, oplan.requantized
         repaired = target
+    # Unmap the source before mapping the output: peak memory stays one file, not two.
+    before._groups = before._handle = None  # type: ignore[attr-defined]
+    gc.collect()
     after = verify(repaired, min_elements=min_elements)
     numerics = None
     if check:

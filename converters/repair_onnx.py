@@ -212,7 +212,7 @@ def rewrite_onnx(source: Source, out: str, *, min_elements: int = 16) -> OnnxPla
                 for w in members:
                     if w is cand:
                         continue
-                    r = relate(prepared[id(cand)], prepared[id(w)])
+                    r = relate(prepared[id(cand)], prepared[id(w)], full=False)
                     if _feasible(m, cand, w, r) is not None:
                         bad += 1
                     elif r is not None and r.relation == "transposed":
@@ -223,7 +223,7 @@ def rewrite_onnx(source: Source, out: str, *, min_elements: int = 16) -> OnnxPla
             for w in members:
                 if w is kept:
                     continue
-                r = relate(prepared[id(kept)], prepared[id(w)])
+                r = relate(prepared[id(kept)], prepared[id(w)], full=False)
                 why = _feasible(m, kept, w, r)
                 if why is not None:
                     plan.skipped.append(SkippedCopy(gi, w.name, w.nbytes, why))

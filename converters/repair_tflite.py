@@ -414,7 +414,7 @@ def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group]) -> tuple[_Graph, TFLi
             for m in members:
                 if m is k:
                     continue
-                r = relate(prepared[id(k)], prepared[id(m)])
+                r = relate(prepared[id(k)], prepared[id(m)], full=False)
                 rel, perm = (r.relation, r.perm) if r else ("requantized", None)
                 why = _plan_member(g, kt, g.tensors_of_buffer(int(m.ref)), rel, perm)  # type: ignore[arg-type]
                 outcome.append((m, rel, perm, why))
@@ -437,13 +437,18 @@ def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group]) -> tuple[_Graph, TFLi
 
 
 def rewrite_tflite(
-    source: Source, out: str | None = None, *, layout: str = "auto", min_elements: int = 16
+    source: Source, out: str | None = None, *, layout: str = "auto", min_elements: int = 16,
+    groups: list[Group] | None = None, parsed: TFLiteFile | None = None,
 ) -> tuple[bytes | None, TFLitePlan]:
-    """Merge duplicate weights of a .tflite. Returns (bytes or None when written to `out`, the plan)."""
-    src = open_source(source)
+    """Merge duplicate weights of a .tflite. Returns (bytes or None when written to `out`, the plan).
+
+    `groups` and `parsed` may come from an earlier `verify` of the same source, so that the file is
+    matched and mapped once."""
+    src = parsed.source if parsed is not None else open_source(source)
     try:
-        tfl = read_tflite(src)
-        groups = find_groups(tfl.stored_weights(), min_elements=min_elements)
+        tfl = parsed if parsed is not None else read_tflite(src)
+        if groups is None:
+            groups = find_groups(tfl.stored_weights(), min_elements=min_elements)
         g, plan, data_of = plan_and_rewrite(tfl, groups)
         bmap = _compact(g)
         inverse = {new: old for old, new in bmap.items()}

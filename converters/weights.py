@@ -104,4 +104,8 @@ def is_constant_valued(values: np.ndarray) -> bool:
     flat = values.reshape(-1)
     if flat.size == 0:
         return True
-    return bool(np.all(flat == flat[0]))
+    first = flat[0]
+    if flat.size > 1024 and not np.all(flat[:: max(1, flat.size // 1024)] == first):
+        return False  # the usual case, decided on a strided sample
+    step = 1 << 20
+    return all(bool(np.all(flat[i : i + step] == first)) for i in range(0, flat.size, step))
