@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Callable, Iterable
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +76,7 @@ class _Prepared:
         return (self.w.dtype, q.key() if q is not None else None, self.w.scale_known)
 
     def _bytes(self) -> memoryview:
-        return memoryview(np.ascontiguousarray(self.raw).reshape(-1)).cast("B")
+        return np.ascontiguousarray(self.raw).reshape(-1).view(np.uint8).data
 
     def peek(self) -> bytes:
         """A cheap fingerprint: the size and three 4 KB slices. Equal content has equal peeks."""

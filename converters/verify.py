@@ -214,8 +214,8 @@ def verify(
         notes=notes,
     )
     # The matcher's groups and the open file, for repair (not part of the report's data).
-    rep._groups = groups
-    rep._handle = handle
+    rep._groups = groups  # type: ignore[attr-defined]
+    rep._handle = handle  # type: ignore[attr-defined]
     return rep
 
 
