@@ -199,10 +199,18 @@ def repair(
     if fmt == "tflite":
         from .repair_tflite import rewrite_tflite
 
+        groups, parsed = getattr(before, "_groups", None), getattr(before, "_handle", None)
         data, plan = rewrite_tflite(source, target, layout=layout, min_elements=min_elements,
-                                    groups=getattr(before, "_groups", None), parsed=getattr(before, "_handle", None))
-        merged, skipped, requantized = plan.merged, plan.skipped, plan.requantized
+                                    groups=groups, parsed=parsed)
         repaired: Any = data if data is not None else target
+        if check and plan.unified_biases:
+            # Sharing an int8 layer's biases changes its arithmetic: keep it only within tolerance.
+            trial = _numerics(fmt, source, repaired, True, samples)
+            if not trial.passed:
+                data, plan = rewrite_tflite(source, target, layout=layout, min_elements=min_elements,
+                                            groups=groups, parsed=parsed, unify_biases=False)
+                repaired = data if data is not None else target
+        merged, skipped, requantized = plan.merged, plan.skipped, plan.requantized
     else:
         from .repair_onnx import rewrite_onnx
 

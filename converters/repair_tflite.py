@@ -62,6 +62,10 @@ class TFLitePlan:
     def requantized(self) -> bool:
         return any(m.kind == "requantized" for m in self.merged)
 
+    @property
+    def unified_biases(self) -> bool:
+        return any("share one int8 bias" in n for m in self.merged for n in m.rewrites)
+
 
 # Weight input slots, and the per-channel axis each op accepts there (None: per-tensor only).
 _WEIGHT_AXIS = {
@@ -72,6 +76,7 @@ _WEIGHT_AXIS = {
     ("CONV_3D", 1): 4,
 }
 _BIAS_SLOT = {"FULLY_CONNECTED": 2, "CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "TRANSPOSE_CONV": 3, "CONV_3D": 2}
+_INPUT_SLOT = {"TRANSPOSE_CONV": 2}  # the activation input of each op in _BIAS_SLOT (0 unless listed)
 
 
 class _Graph:
@@ -312,7 +317,7 @@ def _requantize_bias(g: _Graph, sg: Any, op: Any, bslot: int, kt: Any, old_w: np
     bias = sg.tensors[op.inputs[bslot]]
     if g.type_names.get(bias.type) != "INT32" or _scales(bias) is None:
         return None  # float bias (hybrid op): nothing depends on the weight scale
-    inp = sg.tensors[op.inputs[0]]
+    inp = sg.tensors[op.inputs[_INPUT_SLOT.get(g.opname(op), 0)]]
     s_in = _scales(inp)
     if s_in is None or s_in.size != 1:
         return None
@@ -341,6 +346,98 @@ def _requantize_bias(g: _Graph, sg: Any, op: Any, bslot: int, kt: Any, old_w: np
     op.inputs[bslot] = len(sg.tensors) - 1
     g.extra_data[nb.buffer] = q_new.tobytes()  # type: ignore[attr-defined]
     return "int32 bias requantized for the kept weight scale"
+
+
+def _unify_bias_group(g: _Graph, members: list[Any], data_of: Any) -> tuple[list[str], str | None]:
+    """One bias for every call of a shared int8 layer.
+
+    Full-integer kernels need bias scale = input scale x weight scale, and each call of a shared layer
+    has its own input scale, so the converter writes one int32 bias per call. Here each call drops its
+    bias and adds one shared int8 bias after the op (an ADD, which rescales its inputs): the op's output
+    range widens by the bias's range so that nothing clips, and the ADD writes the original output
+    tensor with its original scale. Ops with a fused activation are left alone: the activation needs
+    the bias before it."""
+    s = g.s
+    calls: list[tuple[int, Any]] = []
+    for w in members:
+        for si, ti in g.tensors_of_buffer(int(w.ref)):
+            sg = g.model.subgraphs[si]
+            for oi, slot in g.uses(sg, ti):
+                op = sg.operators[oi]
+                name = g.opname(op)
+                if _BIAS_SLOT.get(name) != slot:
+                    return [], f"{name} input {slot} reads an int32 copy (only biases can be shared this way)"
+                calls.append((si, op))
+    if len(calls) < 2:
+        return [], "the int32 copies are not the biases of several calls"
+    weight_bufs = set()
+    for si, op in calls:
+        sg = g.model.subgraphs[si]
+        weight_bufs.add(sg.tensors[op.inputs[1]].buffer)
+        opt = op.builtinOptions
+        if opt is not None and getattr(opt, "fusedActivationFunction", None):
+            return [], f"{g.opname(op)} has a fused activation, which needs the bias before it"
+        y = sg.tensors[op.outputs[0]]
+        ys = _scales(y)
+        if ys is None or ys.size != 1 or g.type_names.get(y.type) != "INT8":
+            return [], "an output is not per-tensor int8"
+    if len(weight_bufs) != 1:
+        return [], "the biases belong to ops with different weights"
+    best = None
+    for si, op in calls:
+        bias = g.model.subgraphs[si].tensors[op.inputs[_BIAS_SLOT[g.opname(op)]]]
+        bs = _scales(bias)
+        raw = data_of(bias.buffer)
+        if bs is None or raw is None:
+            return [], "a bias has no data or no scale"
+        if best is None or float(np.max(bs)) < float(np.max(best[0])):
+            best = (bs, np.frombuffer(memoryview(raw).cast("B"), np.int32).astype(np.float64))
+    if best is None:
+        return [], "no bias found"
+    real = best[1] * best[0]
+    b_scale = float(np.max(np.abs(real))) / 127.0 or 1.0
+    q = np.clip(np.round(real / b_scale), -127, 127).astype(np.int8)
+    buf = g.new_buffer()
+    g.extra_data[buf] = q.tobytes()  # type: ignore[attr-defined]
+    add_code = g.opcode("ADD", 2)
+    bias_tensor: dict[int, int] = {}
+    b_lo, b_hi = float(min(0.0, real.min())), float(max(0.0, real.max()))
+    for si, op in calls:
+        sg = g.model.subgraphs[si]
+        name = g.opname(op)
+        if si not in bias_tensor:
+            nb = s.TensorT()
+            nb.name = "shared_bias_int8"
+            nb.shape, nb.type, nb.buffer = [int(real.size)], s.TensorType.INT8, buf
+            qp = s.QuantizationParametersT()
+            qp.scale, qp.zeroPoint = [b_scale], [0]
+            nb.quantization = qp
+            sg.tensors.append(nb)
+            bias_tensor[si] = len(sg.tensors) - 1
+        y_index = op.outputs[0]
+        y = sg.tensors[y_index]
+        y_scale = float(y.quantization.scale[0])
+        yz = int(y.quantization.zeroPoint[0]) if y.quantization.zeroPoint else 0
+        lo, hi = (-128 - yz) * y_scale - b_hi, (127 - yz) * y_scale - b_lo  # the range of y - bias
+        s2 = (hi - lo) / 255.0
+        z2 = int(np.clip(np.round(-128 - lo / s2), -128, 127))
+        pre = s.TensorT()
+        pre.name = (y.name.decode() if isinstance(y.name, bytes) else str(y.name)) + "/before_bias"
+        pre.shape, pre.type, pre.buffer = list(y.shape), y.type, g.new_buffer()
+        qp = s.QuantizationParametersT()
+        qp.scale, qp.zeroPoint = [s2], [z2]
+        pre.quantization = qp
+        sg.tensors.append(pre)
+        op.outputs[0] = len(sg.tensors) - 1
+        op.inputs[_BIAS_SLOT[name]] = -1
+        add = s.OperatorT()
+        add.opcodeIndex = add_code
+        add.inputs, add.outputs = [len(sg.tensors) - 1, bias_tensor[si]], [y_index]
+        add.builtinOptionsType = s.BuiltinOptions.AddOptions
+        add.builtinOptions = s.AddOptionsT()
+        sg.operators.insert(sg.operators.index(op) + 1, add)
+    notes = [f"{len(calls)} calls share one int8 bias, added after each {g.opname(calls[0][1])} by an ADD"]
+    return notes, None
 
 
 def _compact(g: _Graph) -> dict[int, int]:
@@ -386,7 +483,7 @@ def _compact(g: _Graph) -> dict[int, int]:
     return bmap
 
 
-def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group]) -> tuple[_Graph, TFLitePlan, Any]:
+def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group], unify_biases: bool = True) -> tuple[_Graph, TFLitePlan, Any]:
     """Choose a kept copy per group, rewrite the model, and return it with a data lookup."""
     g = _Graph(tfl.source.data)
     g.extra_data = {}  # type: ignore[attr-defined]
@@ -399,8 +496,22 @@ def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group]) -> tuple[_Graph, TFLi
             return tfl.buffer_bytes(b)
         return None
 
-    for gi, group in enumerate(groups):
+    # Weights first, int32 biases last: a bias group can merge only once its ops share one weight.
+    order = sorted(range(len(groups)), key=lambda i: groups[i].kept.dtype == "int32")
+    for gi in order:
+        group = groups[gi]
         members = [m.weight for m in group.members]
+        if all(w.dtype == "int32" for w in members):
+            if unify_biases:
+                notes, why = _unify_bias_group(g, members, data_of)
+            else:
+                notes, why = [], "int32 biases of a shared int8 layer: sharing them cost more accuracy than allowed"
+            if why is not None:
+                plan.skipped += [SkippedCopy(gi, w.name, w.nbytes, why) for w in members[1:]]
+            else:
+                plan.merged += [MergedCopy(gi, "requantized", members[0].name, w.name, w.nbytes, notes)
+                                for w in members[1:]]
+            continue
         prepared = {id(w): _prepare(w, i) for i, w in enumerate(members)}
         best: tuple[Any, ...] | None = None
         for k in members:
@@ -438,7 +549,7 @@ def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group]) -> tuple[_Graph, TFLi
 
 def rewrite_tflite(
     source: Source, out: str | None = None, *, layout: str = "auto", min_elements: int = 16,
-    groups: list[Group] | None = None, parsed: TFLiteFile | None = None,
+    groups: list[Group] | None = None, parsed: TFLiteFile | None = None, unify_biases: bool = True,
 ) -> tuple[bytes | None, TFLitePlan]:
     """Merge duplicate weights of a .tflite. Returns (bytes or None when written to `out`, the plan).
 
@@ -449,7 +560,7 @@ def rewrite_tflite(
         tfl = parsed if parsed is not None else read_tflite(src)
         if groups is None:
             groups = find_groups(tfl.stored_weights(), min_elements=min_elements)
-        g, plan, data_of = plan_and_rewrite(tfl, groups)
+        g, plan, data_of = plan_and_rewrite(tfl, groups, unify_biases)
         bmap = _compact(g)
         inverse = {new: old for old, new in bmap.items()}
 
