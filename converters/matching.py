@@ -191,11 +191,15 @@ def relate(a: _Prepared, b: _Prepared, full: bool = True) -> _Relation | None:
     (members of one group), where only the relation and the permutation are wanted."""
     if a.w.numel != b.w.numel:
         return None
+    same_storage = a.qkey == b.qkey
     perms = _perms(tuple(a.raw.shape), tuple(b.raw.shape))
+    if a.raw.shape != b.raw.shape and same_storage:
+        # The same bytes under another shape (a reshaped copy) are one stored weight too.
+        if _equal_under(a.raw.reshape(-1), b.raw.reshape(-1), (0,), full):
+            return _Relation("exact", None, 0.0)
     if not perms:
         return None
     ident = tuple(range(a.raw.ndim))
-    same_storage = a.qkey == b.qkey
     for p in perms:
         if same_storage:
             if _equal_under(a.raw, b.raw, p, full):

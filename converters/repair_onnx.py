@@ -280,10 +280,22 @@ def _apply(m: _Model, k: Any, w: Any, r: Any) -> list[str]:
 
     kname, wname = str(k.ref), str(w.ref)
     if r.relation == "exact":
+        src = kname
+        note = f"readers of {wname} read {kname}"
+        kshape, wshape = list(m.shape.get(kname) or []), list(m.shape.get(wname) or [])
+        if kshape != wshape:  # the same bytes in another shape: read them through a Reshape
+            from onnx import helper, numpy_helper
+
+            g0 = m.inits[wname][0]
+            shape_name = m.fresh(wname + "_shape")
+            g0.initializer.append(numpy_helper.from_array(np.array(wshape, np.int64), shape_name))
+            src = m.fresh(kname + "_reshaped")
+            g0.node.insert(0, helper.make_node("Reshape", [kname, shape_name], [src], name=m.fresh("Reshape")))
+            note = f"readers of {wname} read Reshape({kname}, {wshape})"
         for _, node, slot in m.uses(wname):
-            node.input[slot] = kname
+            node.input[slot] = src
         m.remove_initializer(wname)
-        return [f"readers of {wname} read {kname}"]
+        return [note]
     if r.relation == "transposed":
         notes = _plan_transposed(m, kname, wname, tuple(r.perm))
         m.remove_initializer(wname)
