@@ -193,10 +193,10 @@ def relate(a: _Prepared, b: _Prepared, full: bool = True) -> _Relation | None:
         return None
     same_storage = a.qkey == b.qkey
     perms = _perms(tuple(a.raw.shape), tuple(b.raw.shape))
-    if a.raw.shape != b.raw.shape and same_storage:
-        # The same bytes under another shape (a reshaped copy) are one stored weight too.
-        if _equal_under(a.raw.reshape(-1), b.raw.reshape(-1), (0,), full):
-            return _Relation("exact", None, 0.0)
+    # The same bytes under another shape (a reshaped copy) are one stored weight too.
+    reshaped = a.raw.shape != b.raw.shape and same_storage
+    if reshaped and _equal_under(a.raw.reshape(-1), b.raw.reshape(-1), (0,), full):
+        return _Relation("exact", None, 0.0)
     if not perms:
         return None
     ident = tuple(range(a.raw.ndim))
