@@ -163,6 +163,7 @@ def export_tflite_signatures(
     progress: Any = None,
     bank_export: str = "materialize",
     lower_grouped_conv: bool = False,
+    repair: bool = True,
 ) -> Any:
     """One .tflite with a signature per entry of `signatures`; see the module docstring.
 
@@ -186,12 +187,22 @@ def export_tflite_signatures(
                                 f"Received: bank_export={bank_export!r}, signatures={signatures!r}")
     with layer_export_forms(p.model, bank_export, lower_grouped_conv):
         data = tflite_signature_bytes(p, quantize, sigs)
+    repair_info = None
+    if repair:  # the same pass as export_tflite's (it reads every subgraph)
+        say("repairing shared weights")
+        from .repair import repair as run_repair
+
+        rr = run_repair(data)
+        if rr.data is None:
+            raise InvalidInputError("the repair pass returned no model", p.model.name)
+        data = rr.data
+        repair_info = ex._repair_summary(rr)
     out = os.fspath(path)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as fh:
         fh.write(data)
     say("verifying")
-    vr = verify(out)
+    vr = verify(out, model=p.model)
     say("checking numerics per signature")
     reference = _reference(p)
     per_signature: list[dict[str, Any]] = []
@@ -211,8 +222,10 @@ def export_tflite_signatures(
         num = _signature_numerics(run, p, outputs, reference, quantize)
         parts.append(num)
         per_signature.append({"key": key, "outputs": outputs, "numerics": num.to_dict()})
-    rep = _report(ex, p, out, "tflite", quantize, started, vr, _combined(parts), list(reference),
-                  "Keras ExportArchive, one endpoint per signature -> TFLiteConverter.from_saved_model")
+    route = "Keras ExportArchive, one endpoint per signature -> TFLiteConverter" + (
+        " -> edgeshare repair" if repair else "")
+    rep = _report(ex, p, out, "tflite", quantize, started, vr, _combined(parts), list(reference), route,
+                  repair_info)
     rep.signatures = per_signature
     rep.delegates = delegate_support(out).to_dict()
     rep.write_json()
@@ -221,7 +234,7 @@ def export_tflite_signatures(
 
 def _report(
     ex: Any, p: Any, out: str, fmt: str, quantize: str, started: float, vr: Any, numerics: Numerics,
-    outputs: list[str], route: str,
+    outputs: list[str], route: str, repair_info: dict[str, Any] | None,
 ) -> Any:
     from edgeshare.accounting import inspect
 
@@ -237,6 +250,7 @@ def _report(
         duplicate_bytes=vr.duplicate_bytes,
         groups=vr.groups,
         largest=vr.largest,
+        variables=vr.variables,
         numerics=numerics,
         params_per_use=sharing.params_per_use,
         unique_params=sharing.unique_params,
@@ -247,6 +261,7 @@ def _report(
         seconds=round(time.perf_counter() - started, 3),
         versions=ex._versions(),
         warnings=p.warnings,
+        repair=repair_info,
     )
 
 

@@ -17,9 +17,16 @@ from edgeshare.converters.verify import load_weights
 T, C, SOFT = 4, 16, 4
 
 
-def stored_copies(path: str, array: np.ndarray) -> list[str]:
-    """Keys of the stored weights that hold `array` under some axis order, within float32 rounding
-    (1e-5 of its largest value) or half a quantization step plus that."""
+def stored_copies(path: str, array: np.ndarray, *layouts: np.ndarray) -> list[str]:
+    """Keys of the stored weights that hold `array` (or one of its `layouts`, e.g. a reshape) under some
+    axis order, within float32 rounding (1e-5 of its largest value) or half a quantization step plus that."""
+    found: list[str] = []
+    for alternative in (array, *layouts):
+        found += [k for k in _stored_copies(path, alternative) if k not in found]
+    return found
+
+
+def _stored_copies(path: str, array: np.ndarray) -> list[str]:
     _, _, weights, handle = load_weights(path)
     ref = np.asarray(array, dtype=np.float64)
     ref = ref.reshape([d for d in ref.shape if d != 1])
@@ -126,6 +133,28 @@ def test_export_leaves_the_layers_in_their_training_form(bank_model, tmp_path):
 
 def test_unknown_bank_export_is_rejected(bank_model, tmp_path):
     model, data = bank_model
-    with pytest.raises(InvalidInputError, match=r"`bank_export` must be one of materialize, runtime. "
-                                                 r"Received: bank_export='fold'"):
+    with pytest.raises(InvalidInputError, match=r"`bank_export` must be one of materialize, runtime, "
+                                                 r"runtime_kernel. Received: bank_export='fold'"):
         export_tflite(model, str(tmp_path / "x.tflite"), sample_inputs=data[:2], bank_export="fold")
+    with pytest.raises(InvalidInputError, match=r"use bank_export='runtime'. "
+                                                 r"Received: bank_export='runtime_kernel', quantize='int8'"):
+        export_tflite(model, str(tmp_path / "x.tflite"), "int8", calibration=data, bank_export="runtime_kernel")
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+def test_runtime_kernel_stores_the_bank_once_and_mixes_each_kernel(bank_model, tmp_path, fmt):
+    """bank_export="runtime_kernel": the templates frozen into one buffer, each kernel computed."""
+    model, data = bank_model
+    path = str(tmp_path / f"k.{fmt}")
+    export = export_tflite if fmt == "tflite" else export_onnx
+    rep = export(model, path, calibration=data, bank_export="runtime_kernel")
+    assert rep.numerics.passed and rep.duplicate_bytes == 0
+    templates = model.get_layer("soft0").bank.templates.numpy()
+    # TFLite keeps the frozen (T, kh, kw, c, c) tensor; tf2onnx folds it to (kh * kw * c * c, T) for MatMul
+    assert len(stored_copies(path, templates, templates.reshape(T, -1))) == 1
+    for kernel in _soft_kernels(model):
+        assert stored_copies(path, kernel) == []
+    assert rep.weight_bytes <= 1.01 * 4 * rep.unique_params
+    if fmt == "tflite":  # XNNPACK leaves the computed-filter convolutions to LiteRT's builtin kernels
+        xnn = rep.delegates["summary"]["xnnpack"]
+        assert xnn["unsupported_ops"] == ["CONV_2D"] and xnn["unsupported"] == SOFT

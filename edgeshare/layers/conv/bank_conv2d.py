@@ -103,7 +103,7 @@ class BankConv2D(keras.layers.Layer):
         self.use_bias = use_bias
         self.coefficient_initializer = keras.initializers.get(coefficient_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
-        # Export-time form of a soft layer (see edgeshare/converters/bank_export.py) and, for "runtime_kernel", the tensor
+        # Export-time form of a soft layer (see converters/bank_export.py) and, for "runtime_kernel", the tensor
         # that stands for the templates while the converters trace the model.
         self.bank_export = "materialize"
         self.templates_input = None
