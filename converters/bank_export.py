@@ -184,11 +184,14 @@ def freeze_input(data: bytes, name: str, value: np.ndarray) -> bytes:
     for sig in model.signatureDefs or []:
         matches += [t.tensorIndex for t in sig.inputs or [] if t.name.decode("utf-8", "replace") == name]
     if not matches:
-        raise InvalidInputError(f"the converted model has no input {name!r} to freeze")
+        raise InvalidInputError(f"`name` must be an input of the converted model. Received: name={name!r}")
     index = matches[0]
     tensor = sg.tensors[index]
-    if tuple(tensor.shape) != tuple(value.shape):
-        raise InvalidInputError(f"input {name!r} has shape {list(tensor.shape)}. Received: shape={list(value.shape)}")
+    shape = [int(d) for d in tensor.shape]
+    if shape != list(value.shape):
+        raise InvalidInputError(
+            f"the value for input {name!r} must have its shape {shape}. Received: shape={list(value.shape)}"
+        )
     buffer = schema.BufferT()
     buffer.data = np.frombuffer(np.ascontiguousarray(value, dtype=np.float32).tobytes(), np.uint8)
     model.buffers.append(buffer)

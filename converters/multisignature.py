@@ -274,7 +274,10 @@ def prune_onnx(model: Any, outputs: Sequence[str]) -> Any:
     g = pruned.graph
     keep_out = [o for o in g.output if o.name in set(outputs)]
     if len(keep_out) != len(set(outputs)):
-        raise InvalidInputError(f"the ONNX model has no outputs {sorted(set(outputs) - {o.name for o in g.output})}")
+        missing = sorted(set(outputs) - {o.name for o in g.output})
+        raise InvalidInputError(
+            f"`outputs` must name outputs of the ONNX model {[o.name for o in g.output]}. Received: missing={missing}"
+        )
 
     def reads(node: Any) -> set[str]:
         names = {i for i in node.input if i}

@@ -43,11 +43,11 @@ def sample_data(n: int) -> list[np.ndarray]:
     return [x[:n]]
 
 
-def train(model, epochs: int = 15) -> dict[str, float]:
+def train(model, epochs: int = 20) -> dict[str, float]:
     import keras
 
     xtr, ytr, xte, yte = digits_split()
-    model.compile(optimizer=keras.optimizers.Adam(3e-3),
+    model.compile(optimizer=keras.optimizers.Adam(2e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     model.fit(xtr, ytr, batch_size=64, epochs=epochs, verbose=0)
     _, acc = model.evaluate(xte, yte, verbose=0)

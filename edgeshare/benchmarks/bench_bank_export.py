@@ -1,17 +1,18 @@
 """Soft filter banks on the phone: bytes against latency for each way of storing them, in one run.
 
-A stack of soft `BankConv2D` layers over one `FilterBank` (residual, ReLU) is exported three ways:
+A stack of soft `BankConv2D` layers over one `FilterBank` (residual, ReLU) is exported with each
+`bank_export` form (see converters/bank_export.py):
 
-* `materialize` - `bank_export="materialize"`: the converter folds one kernel per layer;
-* `runtime` - `bank_export="runtime"`: the bank stored once; each layer convolves with all templates at
-  once and mixes the responses (FULLY_CONNECTED over the template axis);
-* `runtime_kernel` - the kernel itself mixed at inference (a CONV_2D whose filter is computed). Not an
-  export option: the script builds it by converting with the templates as an input and then freezing
-  that input into a constant buffer, to find out which runtimes and delegates accept it.
+* `materialize`: the converter folds one kernel per layer;
+* `runtime`: the bank stored once; each layer convolves with all templates at once and mixes the
+  responses (SPLIT, MUL, ADD);
+* `runtime_kernel`: the bank stored once; each kernel mixed at inference, then a computed CONV_2D filter.
+  The exporter offers it in float only; the script also builds its dynamic and int8 versions by hand
+  (templates as an input, then frozen) to show why: dynamic keeps the bank in float, LiteRT rejects int8.
 
 For each form and precision it prints the stored weight bytes, the file bytes, host p50 latency (one
-thread, fresh process per file, rounds alternating the order) and which ops LiteRT's XNNPACK delegate
-took. ONNX files run on onnxruntime's CPU provider.
+thread, a fresh process per file, rounds alternating the order), which ops LiteRT's XNNPACK delegate
+took, and the numerics against Keras. ONNX files run on onnxruntime's CPU provider.
 
     python -m edgeshare.benchmarks.bench_bank_export [--channels 64] [--templates 4] [--layers 6]
         [--size 16] [--rounds 5] [--runs 200] [--out build/bench_bank_export]
@@ -45,68 +46,34 @@ def build(channels: int, templates: int, layers: int, size: int) -> Any:
     return keras.Model(image, x, name="bank_stack")
 
 
-def kernel_mixing_tflite(model: Any, quantize: str, data: np.ndarray) -> bytes:
-    """The model with each layer's kernel mixed at inference; the templates stay one constant buffer."""
+def kernel_mixing_by_hand(model: Any, quantize: str, data: np.ndarray) -> bytes:
+    """runtime_kernel in a mode the exporter refuses: templates as an input, converted, then frozen."""
     import tensorflow as tf
 
     from edgeshare.converters._quiet import quiet_fds
+    from edgeshare.converters.bank_export import freeze_input
 
     layers = [layer for layer in model.layers if layer.name.startswith("soft")]
-    bank = layers[0].bank
+    templates = layers[0].bank.templates.numpy()
     coefs = [tf.constant(layer.coefficients.numpy()) for layer in layers]
     biases = [tf.constant(layer.bias.numpy()) for layer in layers]
-    image = model.inputs[0]
 
-    @tf.function(input_signature=[tf.TensorSpec((1, *image.shape[1:]), tf.float32, name="image"),
-                                  tf.TensorSpec(tuple(bank.templates.shape), tf.float32, name="templates")])
-    def forward(x: Any, templates: Any) -> Any:
+    @tf.function(input_signature=[tf.TensorSpec((1, *model.inputs[0].shape[1:]), tf.float32, name="image"),
+                                  tf.TensorSpec(templates.shape, tf.float32, name="templates")])
+    def forward(x: Any, bank: Any) -> Any:
         for a, b in zip(coefs, biases):
-            kernel = tf.tensordot(a, templates, axes=1)  # (T,) . (T, kh, kw, c, c) -> (kh, kw, c, c)
+            kernel = tf.tensordot(a, bank, axes=1)  # (T,) . (T, kh, kw, c, c) -> (kh, kw, c, c)
             x = x + tf.nn.relu(tf.nn.conv2d(x, kernel, 1, "SAME") + b)
         return {"output_0": x}
 
-    templates = bank.templates.numpy()
     with quiet_fds():
         conv = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function()], forward)
-        if quantize != "none":
-            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantize == "int8":
             conv.representative_dataset = lambda: ([data[i : i + 1], templates] for i in range(len(data)))
             conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converted = bytes(conv.convert())
     return freeze_input(converted, "templates", templates)
-
-
-def freeze_input(data: bytes, name: str, value: np.ndarray) -> bytes:
-    """Turn the model input `name` into a constant tensor holding `value` (flatbuffer object API)."""
-    import flatbuffers
-    from ai_edge_litert import schema_py_generated as schema
-
-    model = schema.ModelT.InitFromPackedBuf(data, 0)
-    sg = model.subgraphs[0]
-    index = next(i for i in sg.inputs if sg.tensors[i].name.decode() == name)
-    buf = schema.BufferT()
-    buf.data = np.frombuffer(np.ascontiguousarray(value, np.float32).tobytes(), np.uint8)
-    model.buffers.append(buf)
-    sg.tensors[index].buffer = len(model.buffers) - 1
-    sg.inputs = [i for i in sg.inputs if i != index]
-    for sig in model.signatureDefs or []:
-        sig.inputs = [t for t in sig.inputs if t.tensorIndex != index]
-    builder = flatbuffers.Builder(len(data) + value.nbytes + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
-
-
-def kernel_mixing_onnx(tflite_path: str, onnx_path: str) -> None:
-    """tf2onnx from the kernel-mixing TFLite (its templates already one constant)."""
-    import onnx
-    import tf2onnx
-
-    from edgeshare.converters._quiet import quiet_fds
-
-    with quiet_fds():
-        proto, _ = tf2onnx.convert.from_tflite(tflite_path, opset=17)
-    onnx.save(proto, onnx_path)
 
 
 def main() -> int:
@@ -141,16 +108,14 @@ def main() -> int:
             ext = "onnx" if mode == "onnx" else "tflite"
             path = os.path.join(a.out, f"{form}_{mode}.{ext}")
             note = ""
-            if form != "runtime_kernel":
-                if mode == "onnx":
-                    export_onnx(model, path, calibration=data, bank_export=form)
-                else:
-                    export_tflite(model, path, mode, calibration=data, bank_export=form)
-            elif mode == "onnx":
-                kernel_mixing_onnx(os.path.join(a.out, "runtime_kernel_none.tflite"), path)
-            else:
+            if form == "runtime_kernel" and mode in ("dynamic", "int8"):
+                note = "built by hand, not an export option; "
                 with open(path, "wb") as fh:
-                    fh.write(kernel_mixing_tflite(model, mode, data))
+                    fh.write(kernel_mixing_by_hand(model, mode, data))
+            elif mode == "onnx":
+                export_onnx(model, path, calibration=data, bank_export=form)
+            else:
+                export_tflite(model, path, mode, calibration=data, bank_export=form)
             vr = verify(path)
             row: dict[str, Any] = {"form": form, "mode": mode, "path": path, "weight_bytes": vr.weight_bytes,
                                    "file_bytes": vr.file_bytes, "p50": [], "xnnpack": "-", "note": note}
@@ -158,14 +123,14 @@ def main() -> int:
                 runner: Any = OnnxRunner(path) if mode == "onnx" else TFLiteRunner(path)
                 got = np.concatenate([runner(data[i : i + 1])[0] for i in range(4)])
                 num = compare([want], [got], "none" if mode in ("none", "onnx") else mode)
-                row["note"] = f"max err {num.max_abs_error:.1e}, cosine {num.cosine_similarity:.5f}"
+                row["note"] = note + f"max err {num.max_abs_error:.1e}, cosine {num.cosine_similarity:.5f}"
                 if mode != "onnx":
                     s = delegate_support(path).summary()["xnnpack"]
                     row["xnnpack"] = (f"all {s['supported']}" if not s["unsupported"] else
                                       f"{s['supported']}/{s['supported'] + s['unsupported']} "
                                       f"(not {', '.join(s['unsupported_ops'])})")
             except (InvalidInputError, RuntimeError, ValueError) as exc:
-                row["note"] = "LiteRT rejects it: " + str(exc).strip().splitlines()[0][:110]
+                row["note"] = note + "LiteRT rejects it: " + str(exc).strip().splitlines()[0][:110]
                 row["p50"] = None
             rows.append(row)
     runnable = [r for r in rows if r["p50"] is not None]

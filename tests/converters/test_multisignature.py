@@ -111,3 +111,19 @@ def test_resolve_signatures_errors():
         resolve_signatures(["a", "b"], {"x": ["c"]})
     with pytest.raises(InvalidInputError, match=r"an output is named 'all'.* Received: outputs=\['all', 'b'\]"):
         resolve_signatures(["all", "b"], "tasks")
+
+
+def test_prune_onnx_and_runtime_kernel_errors(multitask, tmp_path):
+    from edgeshare.converters.multisignature import prune_onnx
+
+    model, data = multitask
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "g",
+                                   [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+                                   [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
+    with pytest.raises(InvalidInputError, match=r"`outputs` must name outputs of the ONNX model \['y'\]. "
+                                                 r"Received: missing=\['z'\]"):
+        prune_onnx(onnx.helper.make_model(graph), ["z"])
+    with pytest.raises(InvalidInputError, match=r"does not combine with `signatures`; use 'runtime'. "
+                                                 r"Received: bank_export='runtime_kernel', signatures='tasks'"):
+        export_tflite(model, str(tmp_path / "x.tflite"), sample_inputs=data[:2], signatures="tasks",
+                      bank_export="runtime_kernel")

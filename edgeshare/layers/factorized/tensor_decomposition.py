@@ -219,12 +219,9 @@ def _conv_arguments(convs):
 
 
 def _copy_arguments(conv) -> dict:
-    padding = conv.padding
-    if padding not in ("same", "valid"):
-        raise ValueError(f"Only 'same' and 'valid' padding can be decomposed. Received: padding={padding!r}")
     return {
         "strides": tuple(conv.strides),
-        "padding": padding,
+        "padding": conv.padding,  # Conv2D accepts "same" and "valid" only, as the decomposed layers do
         "activation": conv.activation,
         "use_bias": conv.use_bias,
     }

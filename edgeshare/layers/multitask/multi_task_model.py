@@ -43,7 +43,7 @@ class MultiTaskModel(keras.Model):
         ...     heads={"digit": keras.layers.Dense(10), "parity": keras.layers.Dense(2)},
         ...     shared_heads={"parity": proj},
         ... )
-        >>> {k: v.shape for k, v in model(keras.ops.ones((2, 8, 8))).items()}
+        >>> {k: tuple(v.shape) for k, v in model(keras.ops.ones((2, 8, 8))).items()}
         {'digit': (2, 10), 'parity': (2, 2)}
 
     References:

@@ -95,6 +95,8 @@ def test_shuffle_unit_errors():
         ShuffleUnit(12, strides=3)
     with pytest.raises(ValueError, match=r"`groups` must be a positive integer. Received: groups=0"):
         ShuffleUnit(12, groups=0)
+    with pytest.raises(ValueError, match=r"`filters` must be a positive integer. Received: filters=1.5"):
+        ShuffleUnit(1.5)
     with pytest.raises(ValueError, match=r"`bottleneck_ratio` must be in \(0, 1\]. Received: bottleneck_ratio=0"):
         ShuffleUnit(12, bottleneck_ratio=0)
     with pytest.raises(ValueError, match=r"`bn_momentum` must be in \[0, 1\). Received: bn_momentum=1"):

@@ -118,6 +118,16 @@ def test_cp_conv2d_errors():
     with pytest.raises(ValueError, match=r"made for 6 input channels but the inputs have 3. "
                                          r"Received: input_shape=\(1, 4, 4, 3\)"):
         CPConv2D(5, 3, 2, factors=CPFactors(6, 5, 2))(np.zeros((1, 4, 4, 3), "float32"))
+    with pytest.raises(ValueError, match=r"`padding` must be 'same' or 'valid'. Received: padding='full'"):
+        CPConv2D(4, 3, 2, padding="full")
+    with pytest.raises(ValueError, match=r"`filters` must be a positive integer. Received: filters=0"):
+        CPConv2D(0, 3, 2)
+    a, b = keras.layers.Conv2D(4, 3), keras.layers.Conv2D(4, 5)
+    a.build((None, None, None, 3))
+    b.build((None, None, None, 3))
+    with pytest.raises(ValueError, match=r"must have one kernel shape. "
+                                         r"Received: shapes=\[\(3, 3, 3, 4\), \(5, 5, 3, 4\)\]"):
+        cp_conv2d_from_conv2d([a, b], 2)
     grouped = keras.layers.Conv2D(4, 3, groups=2)
     grouped.build((None, None, None, 4))
     with pytest.raises(ValueError, match=r"Only dense \(groups=1\), undilated, channels_last convolutions can be "

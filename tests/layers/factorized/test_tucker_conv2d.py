@@ -104,6 +104,11 @@ def test_tucker_conv2d_errors():
     with pytest.raises(ValueError, match=r"must have the layer's `filters` and `ranks`. Received: filters=5, "
                                          r"ranks=\(2, 2\), factors.filters=5, factors.ranks=\(3, 2\)"):
         TuckerConv2D(5, 3, 2, factors=TuckerFactors(6, 5, (3, 2)))
+    with pytest.raises(ValueError, match=r"`padding` must be 'same' or 'valid'. Received: padding='causal'"):
+        TuckerConv2D(5, 3, 2, padding="causal")
+    with pytest.raises(ValueError, match=r"made for 6 input channels but the inputs have 4. "
+                                         r"Received: input_shape=\(1, 4, 4, 4\)"):
+        TuckerConv2D(5, 3, (3, 2), factors=TuckerFactors(6, 5, (3, 2)))(np.zeros((1, 4, 4, 4), "float32"))
     with pytest.raises(ValueError, match=r"Tucker ranks cannot exceed the channel counts. Received: ranks=\(7, 2\), "
                                          r"in_channels=6, filters=5"):
         from edgeshare.layers.factorized import tucker_decompose

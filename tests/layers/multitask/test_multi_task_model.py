@@ -67,3 +67,8 @@ def test_multi_task_model_errors():
     with pytest.raises(ValueError, match=r"`shared_heads` names tasks that have no head. "
                                          r"Received: unknown_tasks=\['b'\], tasks=\['a'\]"):
         MultiTaskModel(enc, {"a": keras.layers.Dense(2)}, shared_heads={"b": keras.layers.Dense(2)})
+    with pytest.raises(ValueError, match=r"`shared_heads` must be a dict of task name to layer. "
+                                         r"Received: shared_heads=\['a'\]"):
+        MultiTaskModel(enc, {"a": keras.layers.Dense(2)}, shared_heads=["a"])
+    with pytest.raises(TypeError, match=r"Each shared head must be a Keras layer. Received: shared_heads\['a'\]='x'"):
+        MultiTaskModel(enc, {"a": keras.layers.Dense(2)}, shared_heads={"a": "x"})
