@@ -365,12 +365,22 @@ def export_onnx_signatures(
 
 def per_task_tflite_bytes(
     model: Any, quantize: str, *, signatures: str | Mapping[str, Sequence[str]] = "tasks",
-    calibration: Any = None, batch_size: int = 1,
+    calibration: Any = None, batch_size: int = 1, repair: bool = True,
 ) -> dict[str, int]:
     """Bytes of the separate single-signature file each task would need without multi-signature export
-    (every signature but "all"), converted the same way."""
+    (every signature but "all"), converted the same way (and through the same repair pass)."""
     from . import export as ex
 
     p = ex._prepare(model, calibration, None, batch_size, need_calibration=quantize == "int8")
     sigs = resolve_signatures(_output_names(p.model, p.samples), signatures)
-    return {key: len(tflite_signature_bytes(p, quantize, {key: outs})) for key, outs in sigs.items() if key != ALL}
+    out: dict[str, int] = {}
+    for key, outputs in sigs.items():
+        if key == ALL:
+            continue
+        data = tflite_signature_bytes(p, quantize, {key: outputs})
+        if repair:
+            from .repair import repair as run_repair
+
+            data = run_repair(data).data or data
+        out[key] = len(data)
+    return out

@@ -19,7 +19,9 @@ def test_each_bank_is_stored_once(exported, mode):
     model, path = exported["model"], exported["paths"][mode]
     soft_bank = model.get_layer("soft0").bank
     assert len(stored_copies(path, stacked_bank(soft_bank))) == 1  # bank_export="runtime"
-    for i in range(4):
+    from edgeshare.models.bank_cnn_digits import SOFT_LAYERS
+
+    for i in range(SOFT_LAYERS):
         layer = model.get_layer(f"soft{i}")
         kernel = np.tensordot(layer.coefficients.numpy(), soft_bank.templates.numpy(), axes=1)
         assert stored_copies(path, kernel) == []  # no per-layer materialized kernel
