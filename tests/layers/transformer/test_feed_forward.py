@@ -31,7 +31,8 @@ def test_feed_forward_output_dim():
     ("kwargs", "match"),
     [
         ({"hidden_dim": 0}, r"`hidden_dim` must be a positive integer. Received: hidden_dim=0"),
-        ({"hidden_dim": 8, "output_dim": -1}, r"`output_dim` must be a positive integer or None. Received: output_dim=-1"),
+        ({"hidden_dim": 8, "output_dim": -1},
+         r"`output_dim` must be a positive integer or None. Received: output_dim=-1"),
         ({"hidden_dim": 8, "dropout": 1.0}, r"`dropout` must be in \[0, 1\). Received: dropout=1.0"),
     ],
 )
