@@ -215,17 +215,43 @@ def read_onnx(src: OpenedSource, check: bool = True) -> OnnxFile:
     try:
         model = onnx.ModelProto()
         model.ParseFromString(bytes(src.data) if src.path is None else src.data)
-    except (DecodeError, RuntimeError, ValueError, TypeError) as exc:
-        raise InvalidInputError(f"not a valid ONNX protobuf ({type(exc).__name__})", src.label) from exc
-    except Exception as exc:  # protobuf backends raise their own types on garbage
-        raise InvalidInputError(f"not a valid ONNX protobuf ({type(exc).__name__})", src.label) from exc
+    except (DecodeError, RuntimeError, ValueError, TypeError, Exception) as exc:
+        # protobuf backends raise their own types on garbage, hence the broad catch
+        raise InvalidInputError(_not_onnx(src, type(exc).__name__), src.label) from exc
     if not model.HasField("graph") or model.ir_version <= 0:
-        raise InvalidInputError("not an ONNX model: no graph or no IR version", src.label)
+        raise InvalidInputError(_not_onnx(src, "no graph or no IR version"), src.label)
+    base = os.path.dirname(os.path.abspath(src.path)) if src.path else None
+    external = _external_locations(model)
+    for loc in external:
+        if base is None:
+            raise InvalidInputError(
+                "the model uses external data; pass the model as a path, not bytes, so the data can be found",
+                src.label,
+            )
+        if not os.path.isfile(os.path.join(base, loc)):
+            raise InvalidInputError(f"external data file {loc!r} is missing", src.label)
     if check:
         try:
-            onnx.checker.check_model(model)
+            # With external data the checker resolves locations relative to the model's folder, which it
+            # knows only from a path.
+            onnx.checker.check_model(src.path if external and src.path else model)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InvalidInputError(f"invalid ONNX model: {first[:200]}", src.label) from exc
-    base = os.path.dirname(os.path.abspath(src.path)) if src.path else None
     return OnnxFile(src, model, base)
+
+
+def _not_onnx(src: OpenedSource, why: str) -> str:
+    if src.path is not None and src.path.lower().endswith(".onnx"):
+        return f"not a valid ONNX model ({why}): truncated or corrupt?"
+    return f"not a TFLite flatbuffer or an ONNX model (it does not parse as ONNX: {why})"
+
+
+def _external_locations(model: Any) -> list[str]:
+    from onnx import external_data_helper
+
+    locs: set[str] = set()
+    for t in external_data_helper._get_all_tensors(model):
+        if external_data_helper.uses_external_data(t):
+            locs.add(external_data_helper.ExternalDataInfo(t).location)
+    return sorted(locs)

@@ -46,7 +46,12 @@ _DTYPES: dict[str, str] = {
 }
 
 
+NUMERIC_DTYPES = frozenset(v for v in _DTYPES.values() if v != "bool")
+
+
 def numpy_dtype(name: str) -> np.dtype:
+    if name not in NUMERIC_DTYPES:
+        raise InvalidInputError(f"tensor type {name} has no numeric layout")
     if name == "bfloat16":
         import ml_dtypes
 
@@ -146,7 +151,7 @@ class TFLiteFile:
         for sg in self.subgraphs:
             op_by_label = {op.label(sg.index): op for op in sg.operators}
             for t in sg.tensors:
-                if t.buffer <= 0 or t.is_variable or t.buffer >= len(self.buffers):
+                if t.buffer <= 0 or t.is_variable or t.buffer >= len(self.buffers) or t.dtype not in NUMERIC_DTYPES:
                     continue
                 info = self.buffers[t.buffer]
                 if info.length == 0:
