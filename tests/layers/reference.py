@@ -63,8 +63,8 @@ def mha(x: np.ndarray, layer: Any, causal: bool, mask: np.ndarray | None = None)
     if causal:
         cm = causal_mask(x.shape[1], x.shape[1])[None]
         mask = cm if mask is None else np.logical_and(mask, cm)
-    out = attention(q, k, v, mask)
-    return np.tensordot(out, _w(layer._output_dense.kernel), axes=([2, 3], [0, 1])) + _w(layer._output_dense.bias)
+    out = np.tensordot(attention(q, k, v, mask), _w(layer._output_dense.kernel), axes=([2, 3], [0, 1]))
+    return out if layer._output_dense.bias is None else out + _w(layer._output_dense.bias)
 
 
 def feed_forward(x: np.ndarray, layer: Any) -> np.ndarray:

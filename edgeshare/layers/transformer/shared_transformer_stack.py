@@ -116,6 +116,10 @@ class SharedTransformerStack(keras.layers.Layer):
         skip_distance: k for `strategy="skip"`; it must divide `num_unique`.
         activation: feed-forward activation.
         gated_ffn: whether the feed-forwards are gated linear units (SwiGLU with `activation="silu"`).
+        use_bias: whether the attention and feed-forward projections have biases. In full-integer (int8)
+            TFLite a bias is stored as int32 at the scale of its input times the kernel's, so a shared
+            layer with biases gets one int32 copy per use; `use_bias=False` (as in MobileLLM and LLaMA)
+            stores it once.
         dropout: dropout rate in every block.
         norm_epsilon: epsilon of the layer norms.
         **kwargs: standard layer arguments.
@@ -160,6 +164,7 @@ class SharedTransformerStack(keras.layers.Layer):
         skip_distance=2,
         activation="gelu",
         gated_ffn=False,
+        use_bias=True,
         dropout=0.0,
         norm_epsilon=1e-5,
         **kwargs,
@@ -191,6 +196,7 @@ class SharedTransformerStack(keras.layers.Layer):
         self.skip_distance = skip_distance
         self.activation = activation
         self.gated_ffn = gated_ffn
+        self.use_bias = use_bias
         self.dropout = dropout
         self.norm_epsilon = norm_epsilon
 
@@ -210,20 +216,31 @@ class SharedTransformerStack(keras.layers.Layer):
     def _attention(self, name):
         if self.num_key_value_heads is None:
             return keras.layers.MultiHeadAttention(
-                self.num_heads, self.key_dim, dropout=self.dropout, dtype=self.dtype_policy, name=name
+                self.num_heads,
+                self.key_dim,
+                dropout=self.dropout,
+                use_bias=self.use_bias,
+                dtype=self.dtype_policy,
+                name=name,
             )
         return keras.layers.GroupQueryAttention(
             head_dim=self.key_dim,
             num_query_heads=self.num_heads,
             num_key_value_heads=self.num_key_value_heads,
             dropout=self.dropout,
+            use_bias=self.use_bias,
             dtype=self.dtype_policy,
             name=name,
         )
 
     def _feed_forward(self, name):
         return FeedForward(
-            self.ffn_dim, activation=self.activation, gated=self.gated_ffn, dtype=self.dtype_policy, name=name
+            self.ffn_dim,
+            activation=self.activation,
+            gated=self.gated_ffn,
+            use_bias=self.use_bias,
+            dtype=self.dtype_policy,
+            name=name,
         )
 
     def _block(self, name, attention, feed_forward):
@@ -285,6 +302,7 @@ class SharedTransformerStack(keras.layers.Layer):
             "skip_distance": self.skip_distance,
             "activation": self.activation,
             "gated_ffn": self.gated_ffn,
+            "use_bias": self.use_bias,
             "dropout": self.dropout,
             "norm_epsilon": self.norm_epsilon,
         }

@@ -34,6 +34,7 @@ class TransformerBlock(keras.layers.Layer):
         causal: whether each position attends only to itself and earlier positions (a decoder block).
         dropout: dropout rate on the attention and feed-forward outputs during training.
         activation: activation of the block's own feed-forward.
+        use_bias: whether the block's own attention and feed-forward projections have biases.
         norm_epsilon: epsilon of the two layer norms.
         **kwargs: standard layer arguments.
 
@@ -69,6 +70,7 @@ class TransformerBlock(keras.layers.Layer):
         causal=False,
         dropout=0.0,
         activation="gelu",
+        use_bias=True,
         norm_epsilon=1e-5,
         **kwargs,
     ):
@@ -100,6 +102,7 @@ class TransformerBlock(keras.layers.Layer):
         self.causal = causal
         self.dropout = dropout
         self.activation = activation
+        self.use_bias = use_bias
         self.norm_epsilon = norm_epsilon
 
     def build(self, input_shape):
@@ -108,13 +111,17 @@ class TransformerBlock(keras.layers.Layer):
             self.attention_layer = self.attention
         else:
             self.attention_layer = keras.layers.MultiHeadAttention(
-                self.num_heads, self.key_dim, dtype=self.dtype_policy, name="attention"
+                self.num_heads, self.key_dim, use_bias=self.use_bias, dtype=self.dtype_policy, name="attention"
             )
         if self.feed_forward is not None:
             self.feed_forward_layer = self.feed_forward
         else:
             self.feed_forward_layer = FeedForward(
-                self.ffn_dim, activation=self.activation, dtype=self.dtype_policy, name="feed_forward"
+                self.ffn_dim,
+                activation=self.activation,
+                use_bias=self.use_bias,
+                dtype=self.dtype_policy,
+                name="feed_forward",
             )
         # A shared sublayer is built once, by its first owner.
         if not self.attention_layer.built:
@@ -157,5 +164,6 @@ class TransformerBlock(keras.layers.Layer):
             "causal": self.causal,
             "dropout": self.dropout,
             "activation": self.activation,
+            "use_bias": self.use_bias,
             "norm_epsilon": self.norm_epsilon,
         }

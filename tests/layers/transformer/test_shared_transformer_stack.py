@@ -182,10 +182,11 @@ def test_stack_shared_checks(tmp_path, num_layers, num_unique, strategy, share, 
 
 
 def test_stack_gqa_gated_adjacent_decoder(tmp_path):
-    """MobileLLM's recipe: GQA (keras GroupQueryAttention), SwiGLU, each block repeated back to back."""
+    """MobileLLM's recipe: GQA (keras GroupQueryAttention), SwiGLU without biases, each block repeated back to
+    back."""
     x = np.random.default_rng(0).standard_normal((2, 5, D)).astype("float32")
-    gqa = (D * HEADS * KEY + HEADS * KEY) + 2 * (D * 1 * KEY + KEY) + HEADS * KEY * D + D
-    swiglu = 2 * (D * FFN + FFN) + FFN * D + D
+    gqa = D * HEADS * KEY + 2 * D * 1 * KEY + HEADS * KEY * D  # q, one k and one v head, output; no biases
+    swiglu = 2 * D * FFN + FFN * D
 
     def check(stack):
         assert stack.layer_assignment == (0, 0, 1, 1)
@@ -196,10 +197,10 @@ def test_stack_gqa_gated_adjacent_decoder(tmp_path):
     layer = run_layer_test(
         lambda: SharedTransformerStack(
             4, 2, "adjacent", num_heads=HEADS, key_dim=KEY, ffn_dim=FFN, num_key_value_heads=1,
-            activation="silu", gated_ffn=True, causal=True, name="stack",
+            activation="silu", gated_ffn=True, use_bias=False, causal=True, name="stack",
         ),
         x,
-        expected_num_trainable_weights=2 * (8 + 6 + 4),
+        expected_num_trainable_weights=2 * (4 + 3 + 4),
         expected_params=2 * (gqa + swiglu + NORMS),
         check_sharing=check,
         tmp_path=tmp_path,

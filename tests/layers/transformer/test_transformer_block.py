@@ -29,12 +29,13 @@ def test_transformer_block_own_sublayers(tmp_path):
     np.testing.assert_allclose(np.asarray(layer(x)), reference.block(x.astype("float64"), layer), atol=1e-5)
 
 
-def test_transformer_block_attention_mask_matches_numpy():
+def test_transformer_block_attention_mask_and_no_bias_match_numpy():
     x = _x()
     mask = np.random.default_rng(1).random((3, 5, 5)) > 0.3
     mask[:, np.arange(5), np.arange(5)] = True  # every query keeps at least itself
-    layer = TransformerBlock(HEADS, KEY, FFN)
+    layer = TransformerBlock(HEADS, KEY, FFN, use_bias=False)
     out = np.asarray(layer(x, attention_mask=mask))
+    assert layer.count_params() == 4 * D * HEADS * KEY + 2 * D * FFN + NORM_PARAMS  # kernels and norms only
     np.testing.assert_allclose(out, reference.block(x.astype("float64"), layer, mask), atol=1e-5)
     assert not np.allclose(out, np.asarray(layer(x)), atol=1e-3), "the mask had no effect"
 

@@ -1,0 +1,70 @@
+import pytest
+
+import edgeshare
+from edgeshare.models import albert_tiny as m
+from edgeshare.models import get
+from tests.models import transformer_family_checks as checks
+
+V = m.VOCAB + 1  # the words and [MASK]
+EMBEDDING = V * m.EMBED + m.EMBED * m.HIDDEN  # the V x E table and the E x H projection
+BLOCK = 4 * (m.HIDDEN * m.HIDDEN + m.HIDDEN) + (2 * m.HIDDEN * m.FFN + m.FFN + m.HIDDEN) + 4 * m.HIDDEN
+NAMED = {"embedding table": (V, m.EMBED), "embedding projection": (m.EMBED, m.HIDDEN)}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    ref = get("albert_tiny")
+    model = ref.build()
+    inputs, targets, weights = m.masked_batch(64, seed=7)
+    before = checks.eager_loss(model, [inputs], targets, weights)
+    ref.train(model, steps=6)
+    after = checks.eager_loss(model, [inputs], targets, weights)
+    reports = checks.export_all(model, ref.sample_data(64), tmp_path_factory.mktemp("albert_tiny"))
+    return model, before, after, reports
+
+
+def test_params_unique_and_per_use(trained):
+    report = edgeshare.inspect(trained[0])
+    positions, final_norm = m.SEQ * m.HIDDEN, 2 * m.HIDDEN
+    assert report.unique_params == EMBEDDING + positions + BLOCK + final_norm
+    # Both embedding factors serve the input and the MLM output; the block serves the 4 depths.
+    assert report.params_per_use == 2 * EMBEDDING + positions + m.LAYERS * BLOCK + final_norm
+    uses = {s.path: s.uses for s in report.shared}
+    assert uses["embedding/projection"] == 2 and uses["embedding/token_embedding/embeddings"] == 2
+    assert uses["encoder/block_0/attention_0/query/kernel"] == m.LAYERS
+
+
+def test_short_training_lowers_the_masked_lm_loss(trained):
+    _, before, after, _ = trained
+    assert after < before, (before, after)
+
+
+@pytest.mark.parametrize("mode", checks.MODES)
+def test_export_numerics_and_duplicates(trained, mode):
+    report = trained[3][mode]
+    assert report.numerics.passed, report.numerics
+    kinds = checks.duplicate_kinds(report, NAMED)
+    # Known, until the repair pass (issue 3): the tied factors are stored twice (float and int8 in dynamic
+    # and int8, a transposed copy in ONNX), and full-int8 stores the shared block's biases once per use.
+    allowed = {"none": set(), "dynamic": set(NAMED), "int8": {*NAMED, "int32 bias"}, "onnx": set(NAMED)}[mode]
+    assert kinds <= allowed, kinds
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "none",
+        pytest.param("dynamic", marks=pytest.mark.xfail(strict=True, reason="tied embedding table and projection "
+                                                       "stored float and int8 until the repair pass (issue 3)")),
+        pytest.param("int8", marks=pytest.mark.xfail(strict=True, reason="tied factors requantized per consumer, "
+                                                    "and int32 biases of the shared block stored once per use")),
+        pytest.param("onnx", marks=pytest.mark.xfail(strict=True, reason="transposed copies of the tied factors "
+                                                    "until the repair pass (issue 3)")),
+    ],
+)
+def test_weight_to_floor_ratio(trained, mode):
+    report = trained[3][mode]
+    assert report.ratio <= checks.RATIO_GOAL, (report.ratio, report.groups)

@@ -1,0 +1,71 @@
+import pytest
+
+import edgeshare
+from edgeshare.models import get
+from edgeshare.models import universal_transformer_tiny as m
+from edgeshare.models._data import text_windows
+from tests.models import transformer_family_checks as checks
+
+EMBEDDING = m.VOCAB * m.DIM
+BLOCK = 4 * (m.DIM * m.DIM + m.DIM) + (2 * m.DIM * m.FFN + m.FFN + m.DIM) + 4 * m.DIM
+HALTING = m.DIM + 1
+NAMED = {"embedding table": (m.VOCAB, m.DIM)}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    ref = get("universal_transformer_tiny")
+    model = ref.build()
+    held = text_windows(m.VOCAB, m.SEQ, 64, seed=7)
+    before = checks.eager_loss(model, [held[:, :-1]], held[:, 1:])
+    ref.train(model, steps=6)
+    after = checks.eager_loss(model, [held[:, :-1]], held[:, 1:])
+    reports = checks.export_all(model, ref.sample_data(64), tmp_path_factory.mktemp("universal_transformer_tiny"))
+    return model, before, after, reports
+
+
+def test_params_unique_and_per_use(trained):
+    report = edgeshare.inspect(trained[0])
+    final_norm = 2 * m.DIM
+    assert report.unique_params == EMBEDDING + BLOCK + HALTING + final_norm
+    # The block and the halting unit run at each of the 4 steps; the table is read twice (tied).
+    assert report.params_per_use == 2 * EMBEDDING + m.STEPS * (BLOCK + HALTING) + final_norm
+    uses = {s.path: s.uses for s in report.shared}
+    assert uses["universal_transformer/block/attention/query/kernel"] == m.STEPS
+    assert uses["embedding/embeddings"] == 2
+
+
+def test_short_training_lowers_the_loss(trained):
+    _, before, after, _ = trained
+    assert after < before, (before, after)
+
+
+@pytest.mark.parametrize("mode", checks.MODES)
+def test_export_numerics_and_duplicates(trained, mode):
+    report = trained[3][mode]
+    assert report.numerics.passed, report.numerics
+    kinds = checks.duplicate_kinds(report, NAMED)
+    # Known, until the repair pass (issue 3): the tied table is stored twice in dynamic, int8 and ONNX,
+    # and full-int8 stores the recurrent block's biases once per step.
+    allowed = {"none": set(), "dynamic": set(NAMED), "int8": {*NAMED, "int32 bias"}, "onnx": set(NAMED)}[mode]
+    assert kinds <= allowed, kinds
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "none",
+        pytest.param("dynamic", marks=pytest.mark.xfail(strict=True, reason="tied table stored float and int8 "
+                                                       "until the repair pass (issue 3)")),
+        pytest.param("int8", marks=pytest.mark.xfail(strict=True, reason="tied table requantized per consumer, "
+                                                    "and int32 biases of the block stored once per step")),
+        pytest.param("onnx", marks=pytest.mark.xfail(strict=True, reason="transposed copy of the tied table "
+                                                    "until the repair pass (issue 3)")),
+    ],
+)
+def test_weight_to_floor_ratio(trained, mode):
+    report = trained[3][mode]
+    assert report.ratio <= checks.RATIO_GOAL, (report.ratio, report.groups)
