@@ -11,7 +11,7 @@ per-round ratios, and the resident memory the model adds when loaded and run onc
 `sequence` and `adjacent` build the same stack, so the gap between their ratios shows the run's noise.
 
     python -m edgeshare.benchmarks.bench_stack_strategies [--layers 8] [--dim 128] [--ffn 512] [--seq 4]
-        [--loads 5] [--rounds 40] [--runs 10] [--threads 1]
+        [--loads 5] [--rounds 40] [--runs 10] [--threads 1] [--strategies all,cycle,...] [--out DIR]
 """
 
 from __future__ import annotations
@@ -71,7 +71,10 @@ def export_all(a: argparse.Namespace, folder: str) -> list[dict[str, Any]]:
 
     rows = []
     data = np.random.default_rng(0).standard_normal((4, a.seq, a.dim)).astype(np.float32)
+    wanted = set(a.strategies.split(",")) if a.strategies else None
     for label, strategy, num_unique, skip in configs(a.layers):
+        if wanted is not None and label != "unshared" and label not in wanted:
+            continue
         keras.utils.set_random_seed(0)
         model, assignment = build(strategy, num_unique, skip, a)
         path = os.path.join(folder, f"{label}.tflite")
@@ -120,8 +123,10 @@ def bench(rows: list[dict[str, Any]], a: argparse.Namespace, backend: str) -> No
     rng = np.random.default_rng(0)
     samples: list[list[float]] = [[] for _ in rows]
     per_round: list[list[float]] = [[] for _ in rows]
+    per_load: list[list[float]] = [[] for _ in rows]
     clock = time.perf_counter_ns
     for _ in range(a.loads):
+        load_samples: list[list[float]] = [[] for _ in rows]
         interpreters: dict[int, Any] = {}
         for i in rng.permutation(len(rows)):
             it = Interpreter(model_path=rows[i]["path"], num_threads=a.threads,
@@ -141,11 +146,15 @@ def bench(rows: list[dict[str, Any]], a: argparse.Namespace, backend: str) -> No
                     invoke()
                     times.append((clock() - t0) / 1e6)
                 samples[i].extend(times)
+                load_samples[i].extend(times)
                 per_round[i].append(statistics.median(times))
+        for i, times in enumerate(load_samples):
+            per_load[i].append(statistics.median(times))
         del interpreters
-    for row, s, r in zip(rows, samples, per_round):
+    for row, s, r, lo in zip(rows, samples, per_round, per_load):
         row[f"{backend}_p50_ms"] = statistics.median(s)
         row[f"{backend}_round_p50"] = r
+        row[f"{backend}_load_p50"] = lo
         row[f"{backend}_rss_mb"] = rss_added(row["path"], backend)
 
 
@@ -156,12 +165,13 @@ def report(rows: list[dict[str, Any]], a: argparse.Namespace) -> None:
           f"--loads {a.loads} --rounds {a.rounds} --runs {a.runs} --threads {a.threads}")
     print(machine_line())
     print("causal stacks, float TFLite, batch 1, LiteRT in one process. ratio = p50 / p50 of the unshared stack; "
-          "paired = median over rounds of the per-round ratio; RSS = resident memory that loading the model and "
-          "running it once adds, in a fresh process")
+          "paired = median over rounds of the per-round ratio; loads = lowest and highest ratio over the loads "
+          "(a spread that straddles 1 is noise); RSS = resident memory that loading the model and running it "
+          "once adds, in a fresh process")
     print()
-    print("| stack | assignment | unique blocks | weights MB | XNNPACK p50 ms | ratio | paired | RSS MB "
-          "| builtin p50 ms | ratio | paired | RSS MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| stack | assignment | unique blocks | weights MB | XNNPACK p50 ms | ratio | paired | loads | RSS MB "
+          "| builtin p50 ms | ratio | paired | loads | RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         cells = [row["label"], "".join(map(str, row["assignment"])), str(row["unique"]),
                  f"{row['weight_bytes'] / 2**20:.2f}"]
@@ -170,8 +180,9 @@ def report(rows: list[dict[str, Any]], a: argparse.Namespace) -> None:
             paired = statistics.median(
                 x / y for x, y in zip(row[f"{backend}_round_p50"], base[f"{backend}_round_p50"])
             )
+            loads = [x / y for x, y in zip(row[f"{backend}_load_p50"], base[f"{backend}_load_p50"])]
             cells += [f"{p50:.3f}", f"{p50 / base[f'{backend}_p50_ms']:.3f}", f"{paired:.3f}",
-                      f"{row[f'{backend}_rss_mb']:.1f}"]
+                      f"{min(loads):.2f}-{max(loads):.2f}", f"{row[f'{backend}_rss_mb']:.1f}"]
         print("| " + " | ".join(cells) + " |")
 
 
@@ -187,12 +198,18 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=10, help="timed invokes per model per round (default 10)")
     ap.add_argument("--warmup", type=int, default=20, help="untimed invokes per model first (default 20)")
     ap.add_argument("--threads", type=int, default=1, help="LiteRT threads (default 1)")
+    ap.add_argument("--strategies", default=None,
+                    help="comma-separated subset of the strategies (default all; the unshared stack always runs)")
     ap.add_argument("--out", default=None, help="folder for the .tflite files (default: a temporary one)")
     a = ap.parse_args()
     if a.layers < 4 or a.layers % 4:
         raise SystemExit(
             f"`--layers` must be a multiple of 4 (skip shares at distance 2). Received: --layers={a.layers}"
         )
+    known = [c[0] for c in configs(a.layers)][1:]
+    unknown = sorted(set(a.strategies.split(",")) - set(known)) if a.strategies else []
+    if unknown:
+        raise SystemExit(f"`--strategies` must name some of {', '.join(known)}. Received: --strategies={a.strategies}")
     if a.out:
         os.makedirs(a.out, exist_ok=True)
         rows = export_all(a, a.out)

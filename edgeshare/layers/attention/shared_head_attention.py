@@ -52,7 +52,7 @@ class SharedHeadAttention(keras.layers.Layer):
     Example:
         >>> attention = SharedHeadAttention(num_heads=4, key_dim=8, shared="qk")
         >>> x = keras.ops.ones((2, 10, 32))
-        >>> attention(x, x).shape
+        >>> tuple(attention(x, x).shape)
         (2, 10, 32)
 
     References:

@@ -38,7 +38,7 @@ class MultilingualEmbedding(keras.layers.Layer):
         >>> embedding = MultilingualEmbedding(1000, 32, num_languages=3)
         >>> tokens = keras.ops.ones((2, 16), dtype="int32")
         >>> x = embedding([tokens, keras.ops.array([0, 2])])
-        >>> x.shape, embedding(x, reverse=True).shape
+        >>> tuple(x.shape), tuple(embedding(x, reverse=True).shape)
         ((2, 16, 32), (2, 16, 1000))
 
     References:

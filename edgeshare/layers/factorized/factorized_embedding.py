@@ -38,7 +38,7 @@ class FactorizedEmbedding(keras.layers.Layer):
     Example:
         >>> embedding = FactorizedEmbedding(1000, 32, 128)
         >>> hidden = embedding(keras.ops.ones((2, 16), dtype="int32"))
-        >>> hidden.shape, embedding(hidden, reverse=True).shape
+        >>> tuple(hidden.shape), tuple(embedding(hidden, reverse=True).shape)
         ((2, 16, 128), (2, 16, 1000))
 
     References:

@@ -30,7 +30,7 @@ class SharedBasis(keras.layers.Layer):
     Example:
         >>> basis = SharedBasis(8)
         >>> layers = [SharedBasisDense(64, basis) for _ in range(4)]  # 4 layers, one 32 x 8 basis
-        >>> layers[0](keras.ops.ones((2, 32))).shape
+        >>> tuple(layers[0](keras.ops.ones((2, 32))).shape)
         (2, 64)
 
     References:

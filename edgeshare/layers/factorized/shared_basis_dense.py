@@ -38,7 +38,7 @@ class SharedBasisDense(keras.layers.Layer):
         >>> basis = SharedBasis(8)
         >>> up = SharedBasisDense(64, basis)
         >>> gate = SharedBasisDense(64, basis)  # W_up = B C_up, W_gate = B C_gate
-        >>> up(keras.ops.ones((2, 32))).shape
+        >>> tuple(up(keras.ops.ones((2, 32))).shape)
         (2, 64)
 
     References:

@@ -33,7 +33,7 @@ class FeedForward(keras.layers.Layer):
 
     Example:
         >>> ffn = FeedForward(64)
-        >>> ffn(keras.ops.ones((2, 8, 16))).shape
+        >>> tuple(ffn(keras.ops.ones((2, 8, 16))).shape)
         (2, 8, 16)
 
     References:

@@ -45,7 +45,7 @@ class Repeat(keras.layers.Layer):
 
     Example:
         >>> block = TransformerBlock(num_heads=2, key_dim=8, ffn_dim=32)
-        >>> Repeat(block, 4, mode="loop")(keras.ops.ones((2, 10, 16))).shape
+        >>> tuple(Repeat(block, 4, mode="loop")(keras.ops.ones((2, 10, 16))).shape)
         (2, 10, 16)
 
     References:

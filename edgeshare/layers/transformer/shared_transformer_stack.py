@@ -118,8 +118,8 @@ class SharedTransformerStack(keras.layers.Layer):
         gated_ffn: whether the feed-forwards are gated linear units (SwiGLU with `activation="silu"`).
         use_bias: whether the attention and feed-forward projections have biases. In full-integer (int8)
             TFLite a bias is stored as int32 at the scale of its input times the kernel's, so a shared
-            layer with biases gets one int32 copy per use; `use_bias=False` (as in MobileLLM and LLaMA)
-            stores it once.
+            layer with biases gets one int32 bias per use; with `use_bias=False` (as in MobileLLM and
+            LLaMA) there is no bias to copy.
         dropout: dropout rate in every block.
         norm_epsilon: epsilon of the layer norms.
         **kwargs: standard layer arguments.
@@ -136,7 +136,7 @@ class SharedTransformerStack(keras.layers.Layer):
         >>> stack = SharedTransformerStack(6, 3, "cycle_rev", num_heads=4, key_dim=8, ffn_dim=64)
         >>> stack.layer_assignment
         (0, 1, 2, 2, 1, 0)
-        >>> stack(keras.ops.ones((2, 10, 32))).shape
+        >>> tuple(stack(keras.ops.ones((2, 10, 32))).shape)
         (2, 10, 32)
 
     References:

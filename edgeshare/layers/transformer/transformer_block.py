@@ -51,7 +51,7 @@ class TransformerBlock(keras.layers.Layer):
         >>> attention = keras.layers.MultiHeadAttention(4, 8)
         >>> first = TransformerBlock(ffn_dim=64, attention=attention)
         >>> second = TransformerBlock(ffn_dim=64, attention=attention)  # layer-wise head sharing
-        >>> second(first(keras.ops.ones((2, 10, 32)))).shape
+        >>> tuple(second(first(keras.ops.ones((2, 10, 32)))).shape)
         (2, 10, 32)
 
     References:

@@ -66,7 +66,7 @@ class UniversalTransformer(keras.layers.Layer):
 
     Example:
         >>> ut = UniversalTransformer(4, num_heads=2, key_dim=8, ffn_dim=32, act=True)
-        >>> ut(keras.ops.ones((2, 10, 16))).shape
+        >>> tuple(ut(keras.ops.ones((2, 10, 16))).shape)
         (2, 10, 16)
 
     References:
