@@ -302,6 +302,14 @@ def _apply(m: _Model, k: Any, w: Any, r: Any) -> list[str]:
         return notes
     notes = []
     if r.perm is not None:  # MatMulInteger on the transposed integer copy -> QGemm(transB=1) on k
+        if _asymmetric(m, kname) and w.dtype == "int8" and w.scale_known and w.quant is not None \
+                and w.quant.scale.size == 1 and not int(w.quant.zero_point.reshape(-1)[0]):
+            # onnxruntime's int8 GEMM is fast for symmetric weights only: keep the symmetric int8
+            # copy (transposed back) instead of the asymmetric uint8 Gather table.
+            old = kname
+            kname = _adopt_transposed(m, old, wname, float(w.quant.scale.reshape(-1)[0]))
+            notes.append(f"{old} replaced by the symmetric int8 copy of {wname}, stored in {old}'s layout")
+            _drop_unused(m, old)
         for g, node, _ in m.uses(wname):
             notes.append(_to_qgemm(m, g, node, kname))
         _drop_unused(m, wname)
@@ -373,6 +381,50 @@ def _qparams(m: _Model, name: str) -> tuple[str, str, str | None, int | None] | 
     return None
 
 
+def _asymmetric(m: _Model, name: str) -> bool:
+    params = _qparams(m, name)
+    if params is None:
+        return False
+    _, _, zp, _ = params
+    t = m.inits[name][1]
+    if t.data_type == onnx_uint8():
+        return True
+    return bool(zp is not None and np.any(m.f.tensor_array(m.inits[zp][1]) != 0))
+
+
+def onnx_uint8() -> int:
+    import onnx
+
+    return int(onnx.TensorProto.UINT8)
+
+
+def _adopt_transposed(m: _Model, kname: str, wname: str, w_scale: float) -> str:
+    """Store transpose(w) as the table (int8, symmetric, w's scale), rewire k's readers and the
+    DequantizeLinear nodes that dequantize them; returns the new initializer's name."""
+    from onnx import numpy_helper
+
+    g0, _ = m.inits[kname]
+    data = np.ascontiguousarray(m.f.tensor_array(m.inits[wname][1]).T)
+    new, s_name, z_name = m.fresh(kname + "_int8"), m.fresh(kname + "_scale"), m.fresh(kname + "_zero_point")
+    for arr, name in ((data, new), (np.array(w_scale, np.float32), s_name), (np.array(0, np.int8), z_name)):
+        t = numpy_helper.from_array(arr, name)
+        g0.initializer.append(t)
+        m.inits[name] = (g0, t)
+        m.shape[name] = list(arr.shape)
+        m.rank[name] = arr.ndim
+    for _, node, slot in m.uses(kname):
+        node.input[slot] = new
+        dq = node if node.op_type == "DequantizeLinear" else next(
+            (n for _, n, s2 in m.uses(node.output[0]) if n.op_type == "DequantizeLinear" and s2 == 0), None)
+        if dq is not None:
+            dq.input[1] = s_name
+            if len(dq.input) > 2:
+                dq.input[2] = z_name
+            else:
+                dq.input.append(z_name)
+    return new
+
+
 def _producer(m: _Model, name: str) -> tuple[Any, Any] | None:
     for g in m.graphs:
         for n in g.node:
@@ -387,7 +439,10 @@ def _qgemm_chain(m: _Model, node: Any) -> tuple[Any, Any, Any, Any] | None:
     if len(node.input) < 3 or not node.output:
         return None
     prod = _producer(m, node.input[0])
-    if prod is None or prod[1].op_type != "DynamicQuantizeLinear" or m.rank.get(prod[1].input[0]) != 2:
+    if prod is None or prod[1].op_type != "DynamicQuantizeLinear":
+        return None
+    a = prod[1].input[0]
+    if m.rank.get(a) != 2 and not _static_nd(m, a):
         return None
     readers = m.uses(node.output[0])
     if len(readers) != 1 or readers[0][1].op_type != "Cast":
@@ -411,13 +466,31 @@ def _to_qgemm(m: _Model, g: Any, node: Any, kname: str) -> str:
         raise InvalidInputError(f"cannot rewrite {node.name or 'MatMulInteger'} to QGemm")
     dql, cast, mul, scale_mul = chain
     _, ks, kz, _ = params
-    inputs = [node.input[0], dql.output[1], dql.output[2], kname, ks, kz or ""]
-    qgemm = helper.make_node("QGemm", inputs, [mul.output[0]], domain="com.microsoft", transB=1,
-                             name=m.fresh("QGemm"))
+    a_q, out = node.input[0], mul.output[0]
+    new_nodes = []
+    shape = m.shape.get(dql.input[0]) or []
+    if len(shape) > 2:  # QGemm takes matrices: flatten the leading axes around it (views, no copies)
+        from onnx import numpy_helper
+
+        lead = int(np.prod([int(d or 1) for d in shape[:-1]]))
+        in_shape, out_shape = m.fresh("qgemm_in_shape"), m.fresh("qgemm_out_shape")
+        n_out = int((m.shape.get(kname) or [0])[0] or 0)
+        g.initializer.append(numpy_helper.from_array(np.array([lead, int(shape[-1] or 0)], np.int64), in_shape))
+        g.initializer.append(numpy_helper.from_array(np.array([*[int(d or 1) for d in shape[:-1]], n_out], np.int64),
+                                                     out_shape))
+        flat, res = m.fresh(a_q + "_2d"), m.fresh(out + "_2d")
+        new_nodes.append(helper.make_node("Reshape", [a_q, in_shape], [flat], name=m.fresh("Reshape")))
+        a_q, final, out = flat, out, res
+    inputs = [a_q, dql.output[1], dql.output[2], kname, ks, kz or ""]
+    new_nodes.append(helper.make_node("QGemm", inputs, [out], domain="com.microsoft", transB=1,
+                                      name=m.fresh("QGemm")))
+    if len(shape) > 2:
+        new_nodes.append(helper.make_node("Reshape", [out, out_shape], [final], name=m.fresh("Reshape")))
     idx = list(g.node).index(node)
     for dead in (node, cast, mul):
         g.node.remove(dead)
-    g.node.insert(idx, qgemm)
+    for j, n in enumerate(new_nodes):
+        g.node.insert(idx + j, n)
     if scale_mul is not None and not m.uses(scale_mul.output[0]):
         g.node.remove(scale_mul)
     if not any(o.domain == "com.microsoft" for o in m.model.opset_import):
