@@ -7,7 +7,7 @@ STAMP := $(VENV)/.edgeshare-installed
 BUILD ?= build
 PYTEST_ARGS ?=
 
-.PHONY: install test lint typecheck pytest export bench bench-device clean
+.PHONY: install test lint typecheck pytest export bench bench-device android-demo clean
 
 install: $(STAMP)
 
@@ -39,8 +39,34 @@ pytest: install
 export: install
 	$(BIN)/edgeshare export-reference --out $(BUILD)
 
+# Bench every exported reference model on this machine (after `make export`); the results append to
+# $(BUILD)/bench_history.jsonl (see `edgeshare compare`) and the chart goes to $(BUILD)/bench_host.png.
 bench: install
-	$(BIN)/edgeshare bench $(BUILD)/*/*.tflite $(BUILD)/*/*.onnx
+	@ls $(BUILD)/*/*.tflite $(BUILD)/*/*.onnx >/dev/null 2>&1 || \
+		{ echo "make bench: no exported models in $(BUILD)/; run make export first" >&2; exit 2; }
+	$(BIN)/edgeshare bench $(BUILD)/*/*.tflite $(BUILD)/*/*.onnx --plot $(BUILD)/bench_host.png
+
+# Bench the exported .tflite files on Android over adb: SERIAL= one device (empty: the only one attached;
+# all: every device, in parallel), BENCHMARK_BINARY= benchmark_model for the phone (a file, or a folder with
+# one per ABI; default $$EDGESHARE_BENCHMARK_BINARY), DELEGATES= the delegates to try.
+SERIAL ?=
+BENCHMARK_BINARY ?=
+DELEGATES ?= xnnpack gpu nnapi
+bench-device: install
+	@ls $(BUILD)/*/*.tflite >/dev/null 2>&1 || \
+		{ echo "make bench-device: no exported .tflite in $(BUILD)/; run make export first" >&2; exit 2; }
+	$(BIN)/edgeshare bench $(BUILD)/*/*.tflite --device adb$(if $(SERIAL),:$(SERIAL)) \
+		$(if $(BENCHMARK_BINARY),--benchmark-binary "$(BENCHMARK_BINARY)") \
+		$(foreach d,$(DELEGATES),--delegate $(d)) --plot $(BUILD)/bench_device.png
+
+# Copy the exported reference .tflite files into the Android demo app's assets (then open android_demo/
+# in Android Studio; see android_demo/README.md).
+android-demo:
+	@ls $(BUILD)/*/*.tflite >/dev/null 2>&1 || \
+		{ echo "make android-demo: no exported .tflite in $(BUILD)/; run make export first" >&2; exit 2; }
+	mkdir -p android_demo/app/src/main/assets
+	cp $(BUILD)/*/*.tflite android_demo/app/src/main/assets/
+	@echo "copied $$(ls $(BUILD)/*/*.tflite | wc -l) models to android_demo/app/src/main/assets/"
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 import warnings
@@ -24,7 +25,7 @@ from .numerics import Numerics, compare, run_samples
 from .verify import GroupReport, VerifyReport, WeightRow, verify
 
 TFLITE_MODES = ("none", "fp16", "dynamic", "int8")
-ONNX_MODES = ("none",)
+ONNX_MODES = ("none", "dynamic", "int8")
 NUMERICS_SAMPLES = 16
 
 Progress = Callable[[str], None]
@@ -42,6 +43,7 @@ class ExportReport:
     duplicate_bytes: int
     groups: list[GroupReport]
     largest: list[WeightRow]
+    variables: list[Any] | None
     numerics: Numerics | None
     params_per_use: int
     unique_params: int
@@ -52,6 +54,7 @@ class ExportReport:
     seconds: float
     versions: dict[str, str]
     warnings: list[str] = field(default_factory=list)
+    repair: dict[str, Any] | None = None  # what the repair pass merged, skipped and cost; None with --no-repair
 
     @property
     def ok(self) -> bool:
@@ -238,6 +241,7 @@ def _finish(
     run: Callable[..., list[np.ndarray]],
     outputs: list[str],
     report_vr: VerifyReport,
+    repair_info: dict[str, Any] | None,
 ) -> ExportReport:
     from edgeshare.accounting import inspect
 
@@ -255,6 +259,7 @@ def _finish(
         duplicate_bytes=report_vr.duplicate_bytes,
         groups=report_vr.groups,
         largest=report_vr.largest,
+        variables=report_vr.variables,
         numerics=numerics,
         params_per_use=sharing.params_per_use,
         unique_params=sharing.unique_params,
@@ -265,9 +270,21 @@ def _finish(
         seconds=round(time.perf_counter() - started, 3),
         versions=_versions(),
         warnings=p.warnings,
+        repair=repair_info,
     )
     rep.write_json()
     return rep
+
+
+def _repair_summary(r: Any) -> dict[str, Any]:
+    d = r.to_dict()
+    return {
+        "bytes_saved": d["bytes_saved"],
+        "duplicate_bytes_before": d["duplicate_bytes_before"],
+        "merged": d["merged"],
+        "skipped": d["skipped"],
+        "numerics_vs_unrepaired": d["numerics"],
+    }
 
 
 def _check_mode(quantize: str, allowed: tuple[str, ...], fmt: str) -> None:
@@ -285,9 +302,10 @@ def export_tflite(
     calibration: Any = None,
     sample_inputs: Any = None,
     batch_size: int = 1,
+    repair: bool = True,
     progress: Progress | None = None,
 ) -> ExportReport:
-    """Convert a Keras model to .tflite, verify it and compare it with Keras.
+    """Convert a Keras model to .tflite, repair shared weights, verify it and compare it with Keras.
 
     Args:
         model: a Keras model, a path to a .keras file, or its bytes.
@@ -298,6 +316,7 @@ def export_tflite(
             Without it int8 calibrates on random data and warns.
         sample_inputs: inputs for the numerics check (defaults to the calibration data).
         batch_size: the static batch dimension of the exported signature.
+        repair: merge the copies of shared weights the converter wrote (see `edgeshare.converters.repair`).
 
     Returns:
         An ExportReport, also written to `<path>.report.json`.
@@ -309,12 +328,22 @@ def export_tflite(
     p = _prepare(model, calibration, sample_inputs, batch_size, need_calibration=quantize == "int8")
     say(f"converting to TFLite ({quantize})")
     data = _tflite_bytes(p, quantize)
+    repair_info = None
+    if repair:
+        say("repairing shared weights")
+        from .repair import repair as run_repair
+
+        rr = run_repair(data)
+        if rr.data is None:
+            raise InvalidInputError("the repair pass returned no model", p.model.name)
+        data = rr.data
+        repair_info = _repair_summary(rr)
     out = os.fspath(path)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as fh:
         fh.write(data)
     say("verifying")
-    vr = verify(out)
+    vr = verify(out, model=p.model)
     say("checking numerics")
     from .runtime import TFLiteRunner
 
@@ -330,8 +359,8 @@ def export_tflite(
         ys = runner(*feeds)
         return [ys[k] for k in out_index]
 
-    return _finish(p, out, "tflite", quantize, "TFLiteConverter.from_concrete_functions", started, run,
-                   outputs, vr)
+    route = "Keras ExportArchive -> TFLiteConverter" + (" -> edgeshare repair" if repair else "")
+    return _finish(p, out, "tflite", quantize, route, started, run, outputs, vr, repair_info)
 
 
 def _numeric_order(names: list[str]) -> list[str]:
@@ -368,20 +397,26 @@ def export_onnx(
     calibration: Any = None,
     sample_inputs: Any = None,
     batch_size: int = 1,
+    repair: bool = True,
     progress: Progress | None = None,
 ) -> ExportReport:
-    """Convert a Keras model to .onnx through its float TFLite form, verify it and compare with Keras.
+    """Convert a Keras model to .onnx through its float TFLite form, repair, verify, compare with Keras.
 
     The route is Keras -> TFLite (float32) -> tf2onnx.convert.from_tflite. Measured with tf2onnx 1.17
     at opsets 15-18, `Model.export(format="onnx")` and `tf2onnx.convert.from_keras` both leave an
     unconverted StatefulPartitionedCall for a Keras 3 `Conv2D(groups=...)`, which onnxruntime rejects;
     the TFLite route converts grouped convolutions to a native `Conv` with `group`.
+
+    `quantize="dynamic"` runs onnxruntime's `quantize_dynamic` (int8 weights) and `"int8"` its
+    `quantize_static` (QDQ, int8 weights and activations, calibrated on `calibration`), each on the
+    repaired float model; the repair pass then runs again on the quantized file, because the quantizer
+    writes a second, transposed copy of a tied embedding for MatMulInteger.
     """
     _check_mode(quantize, ONNX_MODES, "onnx")
     say = progress or (lambda _m: None)
     started = time.perf_counter()
     say("preparing")
-    p = _prepare(model, calibration, sample_inputs, batch_size, need_calibration=False)
+    p = _prepare(model, calibration, sample_inputs, batch_size, need_calibration=quantize == "int8")
     say("converting to TFLite (float32)")
     tfl = _tflite_bytes(p, "none")
     say(f"converting to ONNX (opset {opset})")
@@ -391,6 +426,9 @@ def export_onnx(
     from .source import open_source
     from .tflite_file import read_tflite
 
+    out = os.fspath(path)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    repair_info: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as tmp:
         tpath = os.path.join(tmp, "model.tflite")
         with open(tpath, "wb") as fh:
@@ -414,14 +452,42 @@ def export_onnx(
         except Exception as exc:
             msg = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
             raise InvalidInputError(f"ONNX conversion failed: {msg[:300]}", p.model.name) from exc
-    renames = {v: k for k, v in tensor_names.items()}
-    renames.update({v: k for k, v in out_names.items()})
-    _rename_onnx_io(proto, renames)
-    out = os.fspath(path)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(proto, out)
+        renames = {v: k for k, v in tensor_names.items()}
+        renames.update({v: k for k, v in out_names.items()})
+        _rename_onnx_io(proto, renames)
+        stage = os.path.join(tmp, "float.onnx")
+        onnx.save(proto, stage)
+        if repair:
+            say("repairing shared weights")
+            from .repair import repair as run_repair
+
+            fixed = os.path.join(tmp, "float_repaired.onnx")
+            rr = run_repair(stage, fixed)
+            repair_info = _repair_summary(rr)
+            stage = fixed
+        if quantize != "none":
+            say(f"quantizing ({quantize}) with onnxruntime.quantization")
+            qpath = os.path.join(tmp, "quantized.onnx")
+            _ort_quantize(stage, qpath, quantize, p)
+            stage = qpath
+            if repair:
+                from .repair import repair as run_repair
+
+                rr = run_repair(stage, os.path.join(tmp, "quantized_repaired.onnx"))
+                stage = os.path.join(tmp, "quantized_repaired.onnx")
+                q = _repair_summary(rr)
+                if repair_info is not None:
+                    repair_info = {
+                        "bytes_saved": repair_info["bytes_saved"] + q["bytes_saved"],
+                        "duplicate_bytes_before": q["duplicate_bytes_before"],
+                        "merged": repair_info["merged"] + q["merged"],
+                        "skipped": repair_info["skipped"] + q["skipped"],
+                        "numerics_vs_unrepaired": q["numerics_vs_unrepaired"],
+                        "float_stage": repair_info,
+                    }
+        shutil.copyfile(stage, out)
     say("verifying")
-    vr = verify(out)
+    vr = verify(out, model=p.model)
     say("checking numerics")
     from .runtime import OnnxRunner
 
@@ -437,5 +503,42 @@ def export_onnx(
         ys = runner(*feeds)
         return [ys[k] for k in out_index]
 
-    return _finish(p, out, "onnx", quantize, f"Keras -> TFLite f32 -> tf2onnx.from_tflite (opset {opset})",
-                   started, run, outputs, vr)
+    route = f"Keras -> TFLite f32 -> tf2onnx.from_tflite (opset {opset})"
+    if quantize != "none":
+        route += f" -> onnxruntime.quantization ({quantize})"
+    if repair:
+        route += " -> edgeshare repair"
+    return _finish(p, out, "onnx", quantize, route, started, run, outputs, vr, repair_info)
+
+
+def _ort_quantize(src: str, dst: str, mode: str, p: _Prepared) -> None:
+    import logging
+
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
+
+    from ._quiet import quiet_fds
+
+    logging.getLogger().setLevel(logging.ERROR)  # the quantizer's "consider pre-processing" advice
+    with quiet_fds():
+        if mode == "dynamic":
+            quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
+            return
+        cal = p.calibration
+
+        class Reader(CalibrationDataReader):
+            def __init__(self) -> None:
+                self.items = iter(
+                    [{n: x[i : i + 1] for n, x in zip(p.names, cal)} for i in range(cal[0].shape[0])]
+                )
+
+            def get_next(self) -> dict[str, np.ndarray] | None:
+                return next(self.items, None)
+
+        quantize_static(src, dst, Reader(), quant_format=QuantFormat.QDQ, weight_type=QuantType.QInt8,
+                        activation_type=QuantType.QInt8, per_channel=False)

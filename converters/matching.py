@@ -16,11 +16,11 @@ equal content there is no evidence of shared weights.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +29,10 @@ from .weights import StoredWeight, is_candidate, is_constant_valued
 # Element-wise agreement may exceed the analytic bound by float rounding in the quantizer.
 _SLACK = 1.02
 _SAMPLE = 512
-_CHUNK_ELEMENTS = 1 << 22
+# Full comparisons walk the tensors in chunks of about this many elements, so the temporary arrays
+# stay a few MB whatever the weight's size.
+_CHUNK_ELEMENTS = 1 << 20
+_PEEK = 4096
 
 
 @dataclass
@@ -58,29 +61,51 @@ class Group:
 class _Prepared:
     w: StoredWeight
     order: int
-    raw: np.ndarray  # squeezed raw values
+    raw: np.ndarray  # squeezed raw values (a view into the file where possible)
     scale: np.ndarray | float  # broadcastable in the squeezed layout
     zero: np.ndarray | float
-    err: np.ndarray | float  # broadcastable half-step error bound (relative part added for floats)
-    maxabs: float = 0.0
-    mean: float = 0.0
-    err_max: float = 0.0
-    err_mean: float = 0.0
+    err: np.ndarray | float  # half a quantization step, broadcastable
     rel_err: float = 0.0  # floats: relative half-ulp
-    stats: bool = False
+    _peek: bytes | None = field(default=None, repr=False)
     _hash: bytes | None = field(default=None, repr=False)
+    _maxabs: float | None = field(default=None, repr=False)
 
     @property
     def qkey(self) -> tuple:
         q = self.w.quant
         return (self.w.dtype, q.key() if q is not None else None, self.w.scale_known)
 
+    def _bytes(self) -> memoryview:
+        return np.ascontiguousarray(self.raw).reshape(-1).view(np.uint8).data
+
+    def peek(self) -> bytes:
+        """A cheap fingerprint: the size and three 4 KB slices. Equal content has equal peeks."""
+        if self._peek is None:
+            b = self._bytes()
+            n = b.nbytes
+            parts = [b[:_PEEK], b[max(0, n // 2 - _PEEK // 2) : n // 2 + _PEEK // 2], b[max(0, n - _PEEK) :]]
+            self._peek = hashlib.sha1(str(n).encode() + b"".join(bytes(p) for p in parts)).digest()
+        return self._peek
+
     def content_hash(self) -> bytes:
         if self._hash is None:
-            arr = np.ascontiguousarray(self.raw)
-            h = hashlib.sha1(arr.view(np.uint8).reshape(-1).data)
+            h = hashlib.sha1()
+            b = self._bytes()
+            step = 1 << 24
+            for i in range(0, b.nbytes, step):
+                h.update(b[i : i + step])
             self._hash = h.digest()
         return self._hash
+
+    def maxabs(self) -> float:
+        if self._maxabs is None:
+            best = 0.0
+            for sl in _row_chunks(self.raw):
+                x = _deq(self.raw[sl], _slice0(self.scale, sl), _slice0(self.zero, sl))
+                if x.size:
+                    best = max(best, float(np.abs(x).max()))
+            self._maxabs = best
+        return self._maxabs
 
 
 def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -95,29 +120,40 @@ def _prepare(w: StoredWeight, order: int) -> _Prepared:
     scale: np.ndarray | float = 1.0
     zero: np.ndarray | float = 0.0
     rel = 0.0
+    err: np.ndarray | float = 0.0
     if w.quant is not None:
         b = w.quant.broadcast_shape(tuple(raw.shape))
-        s = np.abs(w.quant.scale.astype(np.float64)).reshape(b)
-        z = (w.quant.zero_point.astype(np.float64) if w.quant.zero_point.size else np.zeros(1)).reshape(
-            b if w.quant.zero_point.size == w.quant.scale.size else (1,) * len(b)
+        s = np.abs(w.quant.scale.astype(np.float32)).reshape(b)
+        zsize = w.quant.zero_point.size
+        z = (w.quant.zero_point.astype(np.float32) if zsize else np.zeros(1, np.float32)).reshape(
+            b if zsize == w.quant.scale.size else (1,) * len(b)
         )
         scale = s.reshape(tuple(b[i] for i in keep)) if s.size > 1 else float(s.reshape(-1)[0])
         zero = z.reshape(tuple(b[i] for i in keep)) if z.size > 1 else float(z.reshape(-1)[0])
-        err: np.ndarray | float = 0.5 * scale
+        err = 0.5 * scale
     else:
         rel = {"float16": 2.0**-11, "bfloat16": 2.0**-8}.get(w.dtype, 0.0)
-        err = 0.0
     return _Prepared(w, order, raw_sq, scale, zero, err, rel_err=rel)
 
 
-def _slice0(a: np.ndarray | float, r0: int, r1: int) -> np.ndarray | float:
+def _row_chunks(a: np.ndarray) -> list[slice]:
+    """Slices along axis 0 of about _CHUNK_ELEMENTS elements each."""
+    if a.ndim == 0:
+        return [slice(None)]
+    rows = a.shape[0]
+    per_row = max(1, a.size // max(1, rows))
+    step = max(1, _CHUNK_ELEMENTS // per_row)
+    return [slice(r, min(rows, r + step)) for r in range(0, rows, step)]
+
+
+def _slice0(a: np.ndarray | float, sl: slice) -> np.ndarray | float:
     if isinstance(a, float) or a.ndim == 0 or a.shape[0] == 1:
         return a
-    return a[r0:r1]
+    return a[sl]
 
 
 def _deq(raw: np.ndarray, scale: np.ndarray | float, zero: np.ndarray | float) -> np.ndarray:
-    x = raw.astype(np.float64)
+    x = raw.astype(np.float32)
     if not (isinstance(zero, float) and zero == 0.0):
         x = x - zero
     if not (isinstance(scale, float) and scale == 1.0):
@@ -129,33 +165,6 @@ def _transpose(a: np.ndarray | float, perm: tuple[int, ...]) -> np.ndarray | flo
     if isinstance(a, float) or a.ndim == 0:
         return a
     return np.transpose(a, perm)
-
-
-def _ensure_stats(p: _Prepared) -> None:
-    if p.stats:
-        return
-    n = p.raw.size
-    rows = p.raw.shape[0] if p.raw.ndim else 1
-    step = max(1, _CHUNK_ELEMENTS // max(1, n // max(1, rows)))
-    total = 0.0
-    maxabs = 0.0
-    raw = p.raw if p.raw.ndim else p.raw.reshape(1)
-    for r0 in range(0, rows, step):
-        r1 = min(rows, r0 + step)
-        x = _deq(raw[r0:r1], _slice0(p.scale, r0, r1), _slice0(p.zero, r0, r1))
-        total += float(x.sum())
-        maxabs = max(maxabs, float(np.abs(x).max()) if x.size else 0.0)
-    p.mean = total / max(1, n)
-    p.maxabs = maxabs
-    if isinstance(p.err, float):
-        p.err_max = p.err_mean = p.err
-    else:
-        p.err_max = float(np.max(p.err))
-        p.err_mean = float(np.mean(p.err))
-    if p.rel_err:
-        p.err_max += p.rel_err * maxabs
-        p.err_mean += p.rel_err * maxabs
-    p.stats = True
 
 
 def _perms(a: tuple[int, ...], b: tuple[int, ...]) -> list[tuple[int, ...]]:
@@ -175,36 +184,31 @@ class _Relation:
         self.diff = diff
 
 
-def relate(a: _Prepared, b: _Prepared) -> _Relation | None:
-    """How `b` stores the same weight as `a`, or None. perm p means b == transpose(a, p)."""
+def relate(a: _Prepared, b: _Prepared, full: bool = True) -> _Relation | None:
+    """How `b` stores the same weight as `a`, or None. perm p means b == transpose(a, p).
+
+    `full=False` decides on a sample of elements only: for copies already proven to be one weight
+    (members of one group), where only the relation and the permutation are wanted."""
     if a.w.numel != b.w.numel:
         return None
+    same_storage = a.qkey == b.qkey
     perms = _perms(tuple(a.raw.shape), tuple(b.raw.shape))
+    # The same bytes under another shape (a reshaped copy) are one stored weight too.
+    reshaped = a.raw.shape != b.raw.shape and same_storage
+    if reshaped and _equal_under(a.raw.reshape(-1), b.raw.reshape(-1), (0,), full):
+        return _Relation("exact", None, 0.0)
     if not perms:
         return None
     ident = tuple(range(a.raw.ndim))
-    same_storage = a.qkey == b.qkey
     for p in perms:
         if same_storage:
-            if _equal_under(a.raw, b.raw, p):
+            if _equal_under(a.raw, b.raw, p, full):
                 return _Relation("exact" if p == ident else "transposed", None if p == ident else p, 0.0)
             continue
-        diff = _close_under(a, b, p)
+        diff = _close_under(a, b, p, full)
         if diff is not None:
             return _Relation("requantized", None if p == ident else p, diff)
     return None
-
-
-def _equal_under(a: np.ndarray, b: np.ndarray, p: tuple[int, ...]) -> bool:
-    view = np.transpose(a, p) if a.ndim else a
-    idx = _sample_index(b.shape)
-    if idx is not None and not np.array_equal(view[idx], b[idx]):
-        return False
-    rows = b.shape[0] if b.ndim else 1
-    step = max(1, _CHUNK_ELEMENTS // max(1, b.size // max(1, rows)))
-    if not b.ndim:
-        return bool(np.array_equal(view, b))
-    return all(np.array_equal(view[r0 : r0 + step], b[r0 : r0 + step]) for r0 in range(0, rows, step))
 
 
 def _sample_index(shape: tuple[int, ...]) -> tuple[np.ndarray, ...] | None:
@@ -216,71 +220,81 @@ def _sample_index(shape: tuple[int, ...]) -> tuple[np.ndarray, ...] | None:
     return np.unravel_index(flat, shape)
 
 
-def _close_under(a: _Prepared, b: _Prepared, p: tuple[int, ...]) -> float | None:
+def _equal_under(a: np.ndarray, b: np.ndarray, p: tuple[int, ...], full: bool = True) -> bool:
+    view = np.transpose(a, p) if a.ndim else a
+    idx = _sample_index(b.shape)
+    if idx is not None and not np.array_equal(view[idx], b[idx]):
+        return False
+    if not full and idx is not None:
+        return True
+    return all(np.array_equal(view[sl], b[sl]) for sl in _row_chunks(b))
+
+
+def _close_under(a: _Prepared, b: _Prepared, p: tuple[int, ...], full: bool = True) -> float | None:
     """Max |a - b| if every element agrees within both copies' error bounds under permutation p."""
-    _ensure_stats(a)
-    _ensure_stats(b)
     av = np.transpose(a.raw, p) if a.raw.ndim else a.raw
     a_scale, a_zero, a_err = (_transpose(x, p) for x in (a.scale, a.zero, a.err))
-    ka, kb = 1.0, 1.0
-    if not (a.w.scale_known and b.w.scale_known):
-        # The graph hides one copy's scale (it is applied after MatMulInteger): fit it by least squares;
-        # its rounding error (half a step) then scales by the same factor.
-        fa = _deq(av, a_scale, a_zero).reshape(-1)
-        fb = _deq(b.raw, b.scale, b.zero).reshape(-1)
+    hidden = not (a.w.scale_known and b.w.scale_known)
+    idx = _sample_index(tuple(b.raw.shape))
+
+    def pick(x: np.ndarray | float, shape: tuple[int, ...], sel: Any) -> np.ndarray | float:
+        if isinstance(x, float) or x.ndim == 0:
+            return float(x)
+        if sel is None:
+            return x
+        if isinstance(sel, slice):
+            return _slice0(x, sel)
+        return np.broadcast_to(x, shape)[sel]
+
+    def values(sel: Any) -> tuple[np.ndarray, np.ndarray, Any, Any]:
+        ra = np.asarray(av[sel] if sel is not None else av)
+        rb = np.asarray(b.raw[sel] if sel is not None else b.raw)
+        fa = _deq(ra, pick(a_scale, av.shape, sel), pick(a_zero, av.shape, sel))
+        fb = _deq(rb, pick(b.scale, b.raw.shape, sel), pick(b.zero, b.raw.shape, sel))
+        return fa, fb, pick(a_err, av.shape, sel), pick(b.err, b.raw.shape, sel)
+
+    ka = kb = 1.0
+    if hidden:
+        # The graph hides one copy's scale (applied after MatMulInteger): fit it by least squares on the
+        # whole tensor; that copy's rounding error (half a step) then scales by the same factor.
+        fa, fb, _, _ = values(None)
+        fa64, fb64 = fa.reshape(-1).astype(np.float64), fb.reshape(-1).astype(np.float64)
         if b.w.scale_known:
-            d = float(fa @ fa)
-            ka = float(fa @ fb) / d if d else 1.0
+            d = float(fa64 @ fa64)
+            ka = float(fa64 @ fb64) / d if d else 0.0
         else:
-            d = float(fb @ fb)
-            kb = float(fa @ fb) / d if d else 1.0
+            d = float(fb64 @ fb64)
+            kb = float(fa64 @ fb64) / d if d else 0.0
         if ka == 0.0 or kb == 0.0:
             return None
-    else:
-        tol = _SLACK * (a.err_max + b.err_max) + 1e-7 * max(a.maxabs, b.maxabs)
-        if abs(a.maxabs - b.maxabs) > tol or abs(a.mean - b.mean) > _SLACK * (a.err_mean + b.err_mean) + 1e-6 * max(
-            a.maxabs, b.maxabs
-        ):
-            return None
-    atol = 1e-7 * max(a.maxabs * abs(ka), b.maxabs * abs(kb)) + 1e-30
 
-    def check(sl: Callable[[np.ndarray | float], np.ndarray | float], idx: tuple | None = None) -> float | None:
-        ra = np.asarray(av[idx] if idx is not None else sl(av))
-        rb = np.asarray(b.raw[idx] if idx is not None else sl(b.raw))
-        pick = (lambda x: x if isinstance(x, float) or x.ndim == 0 else x[idx]) if idx is not None else sl
-        fa = _deq(ra, _bcast(pick, a_scale, av.shape), _bcast(pick, a_zero, av.shape)) * ka
-        fb = _deq(rb, _bcast(pick, b.scale, b.raw.shape), _bcast(pick, b.zero, b.raw.shape)) * kb
-        ea = _bcast(pick, a_err, av.shape)
-        eb = _bcast(pick, b.err, b.raw.shape)
-        bound = _SLACK * (np.abs(ka) * ea + np.abs(kb) * eb + a.rel_err * np.abs(fa) + b.rel_err * np.abs(fb)) + atol
+    def check(sel: Any, atol: float) -> float | None:
+        fa, fb, ea, eb = values(sel)
+        fa, fb = fa * ka, fb * kb
+        bound = _SLACK * (abs(ka) * ea + abs(kb) * eb + a.rel_err * np.abs(fa) + b.rel_err * np.abs(fb)) + atol
         d = np.abs(fa - fb)
         if np.any(d > bound):
             return None
         return float(d.max()) if d.size else 0.0
 
-    idx = _sample_index(tuple(b.raw.shape))
-    if idx is not None and check(lambda x: x, idx) is None:
-        return None
+    if idx is not None:
+        fa, fb, _, _ = values(idx)
+        approx = 1e-7 * max(float(np.abs(fa).max()) * abs(ka), float(np.abs(fb).max()) * abs(kb)) + 1e-30
+        sampled = check(idx, approx * 10)
+        if sampled is None:
+            return None
+        if not full and not hidden:
+            return sampled
+    atol = 1e-7 * max(a.maxabs() * abs(ka), b.maxabs() * abs(kb)) + 1e-30
     if not b.raw.ndim:
-        return check(lambda x: x)
-    rows = b.raw.shape[0]
-    step = max(1, _CHUNK_ELEMENTS // max(1, b.raw.size // max(1, rows)))
+        return check(None, atol)
     worst = 0.0
-    for r0 in range(0, rows, step):
-        r1 = min(rows, r0 + step)
-        part = check(functools.partial(_slice0, r0=r0, r1=r1))
+    for sl in _row_chunks(b.raw):
+        part = check(sl, atol)
         if part is None:
             return None
         worst = max(worst, part)
     return worst
-
-
-def _bcast(pick: Callable, x: np.ndarray | float, shape: tuple[int, ...]) -> np.ndarray | float:
-    if isinstance(x, float) or x.ndim == 0:
-        return float(x) if not isinstance(x, float) else x
-    if x.shape == shape:
-        return pick(x)
-    return pick(np.broadcast_to(x, shape))
 
 
 class _UnionFind:
@@ -324,13 +338,19 @@ def find_groups(
     for same in by_size.values():
         if len(same) < 2:
             continue
-        by_hash: dict[bytes, list[_Prepared]] = {}
+        by_peek: dict[bytes, list[_Prepared]] = {}
         for p in same:
-            by_hash.setdefault(p.content_hash(), []).append(p)
-        for hits in by_hash.values():
-            for other in hits[1:]:
-                if np.array_equal(hits[0].raw.reshape(-1), other.raw.reshape(-1)):
-                    uf.union(hits[0].order, other.order)
+            by_peek.setdefault(p.peek(), []).append(p)
+        for peers in by_peek.values():
+            if len(peers) < 2:
+                continue
+            by_hash: dict[bytes, list[_Prepared]] = {}
+            for p in peers:
+                by_hash.setdefault(p.content_hash(), []).append(p)
+            for hits in by_hash.values():
+                for other in hits[1:]:
+                    if _equal_under(hits[0].raw.reshape(-1), other.raw.reshape(-1), (0,)):
+                        uf.union(hits[0].order, other.order)
 
     # 2. Transposed and requantized copies among the remaining classes of equal element count.
     reps = [p for p in cands if uf.find(p.order) == p.order]

@@ -121,6 +121,8 @@ class OnnxFile:
                         if a.name == "value" and a.type == a.TENSOR:
                             protos[n.output[0]] = a.t
 
+        self._consumers = consumers
+        self._producer = {o: ref for ref in self.nodes for o in ref.node.output if o}
         out: list[StoredWeight] = []
         for name, t in protos.items():
             if t.data_type in (onnx.TensorProto.STRING, onnx.TensorProto.UNDEFINED):
@@ -152,6 +154,7 @@ class OnnxFile:
                 tensors=[name],
                 consumers=labels,
                 scale_known=scale_known,
+                ref=name,
             )
             out.append(w)
         return out
@@ -161,6 +164,12 @@ class OnnxFile:
     ) -> tuple[Quantization | None, bool]:
         """The quantization an integer weight is read with, from the first op that dequantizes it."""
         for r in readers:
+            if r.node.op_type == "Gather" and r.node.input and r.node.input[0] == name and r.node.output:
+                # An integer table gathered first and dequantized after (onnxruntime's Gather quantization).
+                for after in self._consumers.get(r.node.output[0], []):
+                    if after.node.op_type == "DequantizeLinear" and after.node.input[0] == r.node.output[0]:
+                        return self._dq_params(after.node, protos, shape, axis_ok=False)
+                continue
             role = _QUANT_ROLES.get(r.node.op_type)
             if role is None:
                 continue
@@ -171,7 +180,10 @@ class OnnxFile:
             if z_in is not None and len(r.node.input) > z_in and r.node.input[z_in] in protos:
                 zp = self.tensor_array(protos[r.node.input[z_in]]).astype(np.int64).reshape(-1)
             if s_in is None or len(r.node.input) <= s_in or r.node.input[s_in] not in protos:
-                # The scale is applied downstream (MatMulInteger -> Cast -> Mul): compare up to scale.
+                traced = self._downstream_scale(r, protos)
+                if traced is not None:
+                    return Quantization(traced, zp, None if traced.size == 1 else len(shape) - 1), True
+                # The scale is applied somewhere we cannot trace: compare up to a fitted scale.
                 return Quantization(np.ones(1, np.float32), zp, None), False
             scale = self.tensor_array(protos[r.node.input[s_in]]).astype(np.float32).reshape(-1)
             axis = default_axis
@@ -189,6 +201,40 @@ class OnnxFile:
                 return Quantization(scale, zp, ax), True
             return Quantization(scale, zp, None), True
         return None, True
+
+    def _dq_params(self, node: Any, protos: dict[str, Any], shape: tuple[int, ...],
+                   axis_ok: bool = True) -> tuple[Quantization | None, bool]:
+        if len(node.input) < 2 or node.input[1] not in protos:
+            return None, True
+        scale = self.tensor_array(protos[node.input[1]]).astype(np.float32).reshape(-1)
+        zp = np.zeros(1, np.int64)
+        if len(node.input) > 2 and node.input[2] in protos:
+            zp = self.tensor_array(protos[node.input[2]]).astype(np.int64).reshape(-1)
+        if scale.size > 1 and not axis_ok:
+            return None, True
+        return Quantization(scale, zp, None), True
+
+    def _downstream_scale(self, ref: NodeRef, protos: dict[str, Any]) -> np.ndarray | None:
+        """MatMulInteger(A, B) -> Cast -> Mul(_, Mul(a_scale, b_scale)), as onnxruntime's dynamic
+        quantization writes it: return b_scale (the initializer operand of the inner Mul)."""
+        if not ref.node.output:
+            return None
+        nxt = self._consumers.get(ref.node.output[0], [])
+        if len(nxt) != 1 or nxt[0].node.op_type != "Cast":
+            return None
+        muls = self._consumers.get(nxt[0].node.output[0], [])
+        if len(muls) != 1 or muls[0].node.op_type != "Mul":
+            return None
+        other = [x for x in muls[0].node.input if x != nxt[0].node.output[0]]
+        if len(other) != 1:
+            return None
+        prod = self._producer.get(other[0])
+        if prod is None or prod.node.op_type != "Mul":
+            return None
+        inits = [x for x in prod.node.input if x in protos]
+        if len(inits) != 1:
+            return None
+        return np.asarray(self.tensor_array(protos[inits[0]]), np.float32).reshape(-1)
 
     def close(self) -> None:
         for mm in self._maps.values():

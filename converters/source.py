@@ -28,7 +28,9 @@ class OpenedSource:
         return self.path if self.path is not None else "<bytes>"
 
     def close(self) -> None:
-        self.data.release()
+        # Arrays viewing the data may outlive this call; then the views keep the memory alive.
+        with contextlib.suppress(BufferError):
+            self.data.release()
         if self._mmap is not None:
             # numpy views into the map may still be alive; then it closes when they are collected.
             with contextlib.suppress(BufferError):

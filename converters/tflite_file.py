@@ -120,6 +120,11 @@ class TFLiteFile:
     def label(self) -> str:
         return self.source.label
 
+    def buffer_bytes(self, buffer: int) -> memoryview:
+        """A zero-copy view of a buffer's raw bytes (inline or at its offset past the flatbuffer)."""
+        info = self.buffers[buffer]
+        return self.source.data[info.start : info.start + info.length]
+
     def buffer_array(self, buffer: int, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
         """A zero-copy view of a buffer's data as an array of `shape` (int4 is unpacked)."""
         info = self.buffers[buffer]
@@ -175,6 +180,7 @@ class TFLiteFile:
                         nbytes=info.length,
                         load=_loader(self, t.buffer, t.dtype, t.shape),
                         quant=t.quant,
+                        ref=t.buffer,
                     )
                     by_buffer[t.buffer] = w
                 w.tensors.append(t.name if sg.index == 0 else f"{t.name} (subgraph {sg.index})")

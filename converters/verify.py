@@ -200,7 +200,7 @@ def verify(
         )
         for w in largest
     ]
-    return VerifyReport(
+    rep = VerifyReport(
         path=label,
         format=fmt,
         file_bytes=file_bytes,
@@ -213,6 +213,10 @@ def verify(
         variables=variables,
         notes=notes,
     )
+    # The matcher's groups and the open file, for repair (not part of the report's data).
+    rep._groups = groups  # type: ignore[attr-defined]
+    rep._handle = handle  # type: ignore[attr-defined]
+    return rep
 
 
 def _group_report(g: Group, var_of: dict[str, str]) -> GroupReport:

@@ -55,6 +55,7 @@ class StoredWeight:
     tensors: list[str] = field(default_factory=list)  # every tensor that views this blob
     consumers: list[str] = field(default_factory=list)  # ops reading it, e.g. "FULLY_CONNECTED#7"
     scale_known: bool = True  # False for integer weights whose scale the graph hides (ONNX MatMulInteger)
+    ref: int | str | None = None  # format handle: the TFLite buffer index or the ONNX initializer name
 
     @property
     def numel(self) -> int:
@@ -103,4 +104,8 @@ def is_constant_valued(values: np.ndarray) -> bool:
     flat = values.reshape(-1)
     if flat.size == 0:
         return True
-    return bool(np.all(flat == flat[0]))
+    first = flat[0]
+    if flat.size > 1024 and not np.all(flat[:: max(1, flat.size // 1024)] == first):
+        return False  # the usual case, decided on a strided sample
+    step = 1 << 20
+    return all(bool(np.all(flat[i : i + step] == first)) for i in range(0, flat.size, step))

@@ -10,6 +10,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# `edgeshare bench` appends to build/bench_history.jsonl by default; tests must not write into the repo.
+os.environ.setdefault("EDGESHARE_HISTORY", "")
 
 
 def _adb_device_attached() -> bool:

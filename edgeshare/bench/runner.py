@@ -1,9 +1,12 @@
 """Benchmark one .tflite or .onnx file in this process and print the result as JSON.
 
 This is what runs on the target (the host, or a board over SSH, with only the light runtime
-installed): `python -m edgeshare.bench.runner MODEL [--threads N] [--warmup N] [--runs N]`.
-It imports LiteRT or onnxruntime and numpy, never TensorFlow. The timed loop is a bare
-`invoke()` (or `session.run`) between two `perf_counter_ns` calls, with the inputs set once before.
+installed): `python -m edgeshare.bench.runner MODEL [--threads N] [--warmup N] [--runs N]
+[--delegate cpu|xnnpack] [--out RESULT.json]`. It imports LiteRT or onnxruntime and numpy, never
+TensorFlow. `--delegate xnnpack` (the default for .tflite) is LiteRT's default CPU path; `cpu` is its
+built-in kernels without the default XNNPACK delegate. .onnx runs on onnxruntime's CPUExecutionProvider
+(`cpu`). The timed loop is a bare `invoke()` (or `session.run`) between two `perf_counter_ns` calls,
+with the inputs set once before.
 """
 
 from __future__ import annotations
@@ -63,13 +66,22 @@ def _progress(done: int, total: int) -> None:
         sys.stderr.flush()
 
 
-def bench_tflite(path: str, threads: int | None, warmup: int, runs: int) -> dict[str, Any]:
-    from ai_edge_litert.interpreter import Interpreter
+RUNNER_DELEGATES = {"tflite": ("xnnpack", "cpu"), "onnx": ("cpu",)}
+
+
+def bench_tflite(path: str, threads: int | None, warmup: int, runs: int, delegate: str = "xnnpack"
+                 ) -> dict[str, Any]:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     rng = np.random.default_rng(0)
     base = _rss_mb()
+    kwargs: dict[str, Any] = {"model_path": path}
+    if threads:
+        kwargs["num_threads"] = threads
+    if delegate == "cpu":
+        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     t0 = time.perf_counter_ns()
-    interp = Interpreter(model_path=path, num_threads=threads) if threads else Interpreter(model_path=path)
+    interp = Interpreter(**kwargs)
     interp.allocate_tensors()
     init_ms = (time.perf_counter_ns() - t0) / 1e6
     for d in interp.get_input_details():
@@ -78,7 +90,8 @@ def bench_tflite(path: str, threads: int | None, warmup: int, runs: int) -> dict
     t0 = time.perf_counter_ns()
     invoke()
     first_ms = (time.perf_counter_ns() - t0) / 1e6
-    return _loop(invoke, warmup, runs, init_ms, first_ms, base, "litert", "xnnpack (LiteRT default CPU)")
+    detail = "LiteRT built-in kernels" if delegate == "cpu" else "XNNPACK (LiteRT default CPU)"
+    return _loop(invoke, warmup, runs, init_ms, first_ms, base, "litert", delegate, detail)
 
 
 def bench_onnx(path: str, threads: int | None, warmup: int, runs: int) -> dict[str, Any]:
@@ -106,11 +119,11 @@ def bench_onnx(path: str, threads: int | None, warmup: int, runs: int) -> dict[s
     t0 = time.perf_counter_ns()
     invoke()
     first_ms = (time.perf_counter_ns() - t0) / 1e6
-    return _loop(invoke, warmup, runs, init_ms, first_ms, base, "onnxruntime", "CPUExecutionProvider")
+    return _loop(invoke, warmup, runs, init_ms, first_ms, base, "onnxruntime", "cpu", "CPUExecutionProvider")
 
 
 def _loop(invoke: Any, warmup: int, runs: int, init_ms: float, first_ms: float, base_rss: float,
-          runtime: str, delegate: str) -> dict[str, Any]:
+          runtime: str, delegate: str, detail: str) -> dict[str, Any]:
     step = max(1, (warmup + runs) // 20)
     for i in range(warmup):
         invoke()
@@ -130,22 +143,33 @@ def _loop(invoke: Any, warmup: int, runs: int, init_ms: float, first_ms: float, 
     return {
         "runtime": runtime,
         "delegate": delegate,
+        "delegate_detail": detail,
         "init_ms": init_ms,
         "first_ms": first_ms,
         "warmup": warmup,
         "runs": runs,
         **summarize(lat_ms),
         "peak_rss_mb": peak,
+        "peak_mem_mb": peak,
+        "mem_source": "peak RSS of the benchmark process",
         "model_rss_mb": max(0.0, peak - base_rss),
         "latencies_ms": lat_ms,
     }
 
 
-def run(path: str, threads: int | None = None, warmup: int = 10, runs: int = 100) -> dict[str, Any]:
+def run(path: str, threads: int | None = None, warmup: int = 10, runs: int = 100, delegate: str | None = None
+        ) -> dict[str, Any]:
     with open(path, "rb") as fh:
         head = fh.read(8)
     fmt = "tflite" if head[4:8] == b"TFL3" else "onnx"
-    res = bench_tflite(path, threads, warmup, runs) if fmt == "tflite" else bench_onnx(path, threads, warmup, runs)
+    delegate = delegate or RUNNER_DELEGATES[fmt][0]
+    if delegate not in RUNNER_DELEGATES[fmt]:
+        raise ValueError(f"the {fmt} runner offers delegate(s) {', '.join(RUNNER_DELEGATES[fmt])}. "
+                         f"Received: delegate={delegate}")
+    if fmt == "tflite":
+        res = bench_tflite(path, threads, warmup, runs, delegate)
+    else:
+        res = bench_onnx(path, threads, warmup, runs)
     res.update(
         {
             "artifact": path,
@@ -165,17 +189,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--delegate", default=None, help="xnnpack or cpu for .tflite; cpu for .onnx")
+    ap.add_argument("--out", default=None, help="also write the JSON result to this file")
     a = ap.parse_args(argv)
+    code = 0
     try:
-        res = run(a.model, a.threads, a.warmup, a.runs)
+        res = run(a.model, a.threads, a.warmup, a.runs, a.delegate)
     except Exception as exc:  # reported to the parent as one JSON line
-        json.dump({"error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"},
-                  sys.stdout)
-        sys.stdout.write("\n")
-        return 2
-    json.dump(res, sys.stdout)
-    sys.stdout.write("\n")
-    return 0
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        res, code = {"error": f"{type(exc).__name__}: {first}"}, 2
+    text = json.dumps(res)
+    if a.out:
+        with open(a.out, "w") as fh:
+            fh.write(text + "\n")
+    sys.stdout.write(text + "\n")
+    return code
 
 
 if __name__ == "__main__":

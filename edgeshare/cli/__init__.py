@@ -19,7 +19,9 @@ COMMANDS = {
     "inspect": "edgeshare.cli.inspect_cmd",
     "export": "edgeshare.cli.export_cmd",
     "verify": "edgeshare.cli.verify_cmd",
+    "repair": "edgeshare.cli.repair_cmd",
     "bench": "edgeshare.cli.bench_cmd",
+    "compare": "edgeshare.cli.compare_cmd",
     "export-reference": "edgeshare.cli.reference_cmd",
 }
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from edgeshare.cli._common import add_json_flag, emit_json, human, out, progress_bar
 
-MODES = ("none", "fp16", "dynamic", "int8")
+MODES = ("none", "fp16", "dynamic", "int8")  # ONNX takes none, dynamic, int8
 
 
 def add_parser(sub: Any) -> None:
@@ -25,6 +25,9 @@ def add_parser(sub: Any) -> None:
                    help="representative inputs for int8 and the numerics check (np.savez; keys = input names)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     p.add_argument("-o", "--output", required=True, help="the artifact to write")
+    p.add_argument("--no-repair", action="store_true",
+                   help="keep the converter's output as it is (to compare with the repaired file)")
+    p.add_argument("--plot", metavar="PNG", help="write a bar chart of bytes per weight, duplicates marked")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -39,10 +42,10 @@ def run(args: argparse.Namespace) -> int:
 
         if args.format == "tflite":
             rep = ex.export_tflite(args.model, args.output, args.quantize, calibration=args.calibration,
-                                   progress=say)
+                                   repair=not args.no_repair, progress=say)
         else:
             rep = ex.export_onnx(args.model, args.output, args.quantize, calibration=args.calibration,
-                                 opset=args.opset, progress=say)
+                                 opset=args.opset, repair=not args.no_repair, progress=say)
     d = rep.to_dict()
     if human(args):
         from edgeshare.cli.render import print_verify
@@ -53,10 +56,19 @@ def run(args: argparse.Namespace) -> int:
             status = "[green]ok[/]" if n.passed else "[red]OFF[/]"
             out.print(f"numerics vs Keras on {n.samples} samples: max |error| {n.max_abs_error:.3g}, "
                       f"cosine {n.cosine_similarity:.6f} ({n.criterion}) {status}")
+        if rep.repair is not None:
+            r = rep.repair
+            out.print(f"repair: merged {len(r['merged'])} copies, saved {r['bytes_saved']:,} bytes"
+                      + (f"; left {len(r['skipped'])}: " + "; ".join(s["reason"] for s in r["skipped"])
+                         if r["skipped"] else ""))
         for w in rep.warnings:
             out.print(f"[yellow]warning:[/] {w}")
         out.print(f"report: {rep.artifact}.report.json")
         for p in rep.problems():
             out.print(f"[red]check failed:[/] {p}")
+    if args.plot:
+        from edgeshare.cli.plot import plot_weights
+
+        plot_weights(d, args.plot, f"{rep.artifact} ({rep.format}, {rep.quantize})")
     emit_json(args.json, d)
     return 0 if rep.ok else 1

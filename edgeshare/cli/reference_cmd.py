@@ -23,7 +23,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", default="build", help="output folder (default build/)")
     p.add_argument("--models", default=None, help="comma-separated subset of reference models")
     p.add_argument("--modes", default=",".join(TFLITE_MODES), help="TFLite modes (default all)")
+    p.add_argument("--onnx-modes", default="none,dynamic",
+                   help="ONNX modes (default none,dynamic; int8 also works; empty for no ONNX)")
     p.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
+    p.add_argument("--no-repair", action="store_true", help="keep the stock converters' output (shows duplicates)")
     p.add_argument("--no-train", action="store_true", help="skip the short training run")
     p.add_argument("--no-bench", action="store_true", help="skip the host benchmark")
     p.add_argument("--runs", type=int, default=50, help="timed benchmark runs per file (default 50)")
@@ -56,9 +59,12 @@ def run(args: argparse.Namespace) -> int:
     bad = [m for m in modes if m not in TFLITE_MODES]
     if bad:
         raise InvalidInputError(f"unknown mode(s) {bad}; expected a subset of {', '.join(TFLITE_MODES)}")
+    onnx_modes = [] if args.no_onnx else [m.strip() for m in args.onnx_modes.split(",") if m.strip()]
+    bad = [m for m in onnx_modes if m not in ("none", "dynamic", "int8")]
+    if bad:
+        raise InvalidInputError(f"unknown ONNX mode(s) {bad}; expected a subset of none, dynamic, int8")
     jobs = [(name, "tflite", m) for name in refs for m in modes]
-    if not args.no_onnx:
-        jobs += [(name, "onnx", "none") for name in refs]
+    jobs += [(name, "onnx", m) for name in refs for m in onnx_modes]
     rows: list[dict[str, Any]] = []
     failed = 0
     with progress_bar("reference models", total=len(jobs) + len(refs)) as (prog, task):
@@ -79,9 +85,10 @@ def run(args: argparse.Namespace) -> int:
                 if job_name != name:
                     continue
                 prog.update(task, description=f"{name}: {fmt} {mode}")
-                suffix = f"_{mode}" if fmt == "tflite" else ""
+                suffix = f"_{mode}" if (fmt == "tflite" or mode != "none") else ""
                 path = os.path.join(folder, f"{name}{suffix}.{fmt}")
                 opts = dict(ref.export_options)
+                opts["repair"] = not args.no_repair
                 if fmt == "tflite":
                     rep = ex.export_tflite(model, path, mode, calibration=data, **opts)
                 else:
@@ -104,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
                     "p50_ms": None,
                 }
                 if rep.numerics is not None and not rep.numerics.passed:
+                    failed += 1
+                if rep.duplicate_bytes and not args.no_repair:
                     failed += 1
                 if not args.no_bench:
                     b = bench_host(path, warmup=5, runs=args.runs)
@@ -129,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
             )
         out.print(t)
         dups = sum(1 for r in rows if r["duplicate_bytes"])
-        out.print(f"{len(rows)} files; {dups} with duplicate weights; {failed} with numerics outside tolerance. "
+        off = sum(1 for r in rows if r["numerics_ok"] is False)
+        out.print(f"{len(rows)} files; {dups} with duplicate weights; {off} with numerics outside tolerance. "
                   f"Per-file reports: {args.out}/<model>/<file>.report.json")
     summary = {"out": args.out, "rows": rows}
     emit_json(args.json, summary)

@@ -18,6 +18,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("artifact", help="a .tflite or .onnx file")
     p.add_argument("--model", help="the .keras model it came from: map each Keras variable to its buffers")
     p.add_argument("--min-elements", type=int, default=16, help="ignore tensors smaller than this (default 16)")
+    p.add_argument("--plot", metavar="PNG", help="write a bar chart of bytes per weight, duplicates marked")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -35,5 +36,9 @@ def run(args: argparse.Namespace) -> int:
         from edgeshare.cli.render import print_verify
 
         print_verify(rep)
+    if args.plot:
+        from edgeshare.cli.plot import plot_weights
+
+        plot_weights(rep.to_dict(), args.plot, args.artifact)
     emit_json(args.json, rep.to_dict())
     return 0 if rep.ok else 1

@@ -131,16 +131,28 @@ def test_cli_export_tflite_and_bad_calibration(cnn, tmp_path, capsys):
     assert "bad.npz" in err and "must have shape [N, 8, 8, 1]. Received: shape=[4, 5, 5, 1]" in err
 
 
-def test_export_exits_1_when_duplicates_remain(tmp_path, capsys):
-    """A tied LM in dynamic mode: the stock conversion inside export keeps two copies (until repaired)."""
-    from tests.converters.conftest import build_tied_lm, token_data
+def test_export_repairs_the_tied_embedding_and_no_repair_keeps_the_copy(tmp_path, capsys):
+    """A plain-Keras tied LM in dynamic mode: the stock conversion inside export writes two int8 copies;
+    the default repair merges them, --no-repair leaves them (and exits 1)."""
+    from tests.converters.conftest import DIM, VOCAB, build_tied_lm, token_data
 
     model = build_tied_lm()
     path = str(tmp_path / "tied.keras")
     model.save(path)
     cal = str(tmp_path / "cal.npz")
     np.savez(cal, tokens=token_data(8))
-    code = main(["export", path, "--quantize", "dynamic", "--calibration", cal, "-o", str(tmp_path / "t.tflite")])
-    text = capsys.readouterr().out
-    assert code == 1
-    assert "duplicate group(s) waste" in text
+    raw = str(tmp_path / "raw.tflite")
+    code = main(["export", path, "--quantize", "dynamic", "--calibration", cal, "-o", raw, "--no-repair", "--json"])
+    d = json.loads(capsys.readouterr().out)
+    assert code == 1 and d["duplicate_bytes"] == VOCAB * DIM and d["repair"] is None
+    assert any("duplicate group(s) waste" in p for p in d["problems"])
+    fixed = str(tmp_path / "fixed.tflite")
+    code = main(["export", path, "--quantize", "dynamic", "--calibration", cal, "-o", fixed, "--json"])
+    d2 = json.loads(capsys.readouterr().out)
+    assert code == 0 and d2["duplicate_bytes"] == 0 and d2["ok"]
+    assert d2["weight_bytes"] == d["weight_bytes"] - VOCAB * DIM
+    assert d2["repair"]["bytes_saved"] == VOCAB * DIM
+    assert [m["kind"] for m in d2["repair"]["merged"]] == ["requantized"]
+    assert d2["repair"]["numerics_vs_unrepaired"]["passed"]
+    emb = next(v for v in d2["variables"] if v["path"] == "embedding/embeddings")
+    assert emb["uses"] == 2 and len(emb["carriers"]) == 1 and not emb["flagged"]

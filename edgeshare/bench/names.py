@@ -1,0 +1,19 @@
+"""Names the CLI needs while it builds its parser; this module imports nothing, so `--help` stays fast."""
+
+from __future__ import annotations
+
+import os
+
+DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi", "hexagon", "npu")
+DEVICE_HELP = "host (default), ssh:USER@HOST[:PORT], adb (the one attached phone), adb:SERIAL or adb:all"
+DEFAULT_HISTORY = os.path.join("build", "bench_history.jsonl")
+
+
+def history_path(explicit: str | None = None) -> str | None:
+    """The history file: `--history`, else $EDGESHARE_HISTORY (empty: none), else DEFAULT_HISTORY."""
+    if explicit:
+        return explicit
+    env = os.environ.get("EDGESHARE_HISTORY")
+    if env is not None:
+        return env or None
+    return DEFAULT_HISTORY

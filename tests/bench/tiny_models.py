@@ -1,0 +1,68 @@
+"""Tiny .tflite and .onnx files built without TensorFlow, for the harness tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def write_tiny_tflite(path: str, n_in: int = 16, n_out: int = 8, input_features: int | None = None) -> str:
+    """One FULLY_CONNECTED op, (1, n_in) -> (1, n_out), written with the schema ai-edge-litert ships.
+
+    `input_features` different from `n_in` makes a file that parses but that no runtime can prepare.
+    """
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as s
+
+    w = np.random.default_rng(0).standard_normal((n_out, n_in)).astype(np.float32)
+    model = s.ModelT()
+    model.version = 3
+    model.description = "edgeshare harness test"
+    empty, weights = s.BufferT(), s.BufferT()
+    empty.data = []
+    weights.data = list(w.tobytes())
+    model.buffers = [empty, weights]
+    code = s.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = s.BuiltinOperator.FULLY_CONNECTED
+    code.version = 1
+    model.operatorCodes = [code]
+
+    def tensor(name: str, shape: tuple[int, ...], buffer: int) -> s.TensorT:
+        t = s.TensorT()
+        t.name, t.shape, t.type, t.buffer = name, list(shape), s.TensorType.FLOAT32, buffer
+        return t
+
+    graph = s.SubGraphT()
+    graph.name = "main"
+    graph.tensors = [tensor("x", (1, input_features or n_in), 0), tensor("w", (n_out, n_in), 1),
+                     tensor("y", (1, n_out), 0)]
+    graph.inputs, graph.outputs = [0], [2]
+    op = s.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1, -1], [2]  # -1: no bias
+    op.builtinOptionsType = s.BuiltinOptions.FullyConnectedOptions
+    op.builtinOptions = s.FullyConnectedOptionsT()
+    graph.operators = [op]
+    model.subgraphs = [graph]
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    with open(path, "wb") as fh:
+        fh.write(b.Output())
+    return path
+
+
+def write_tiny_onnx(path: str, n_in: int = 16, n_out: int = 8) -> str:
+    """MatMul + Relu, (1, n_in) -> (1, n_out)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.random.default_rng(1).standard_normal((n_in, n_out)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, n_in])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n_out])],
+        [w],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
