@@ -52,24 +52,11 @@ def test_short_training_lowers_the_loss(trained):
 def test_export_numerics_and_duplicates(trained, mode):
     report = trained[3][mode]
     assert report.numerics.passed, report.numerics
-    # Known, until the repair pass (issue 3): the tied table is stored twice in dynamic, int8 and ONNX.
-    # Without biases the repeated blocks add no per-use int8 copy.
-    allowed = set() if mode == "none" else set(NAMED)
-    assert checks.duplicate_kinds(report, NAMED) <= allowed
+    # With the repair pass (issue 3) the tied table, and the shared biases in int8, are stored once.
+    assert report.groups == [], checks.duplicate_kinds(report, NAMED)
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [
-        "none",
-        pytest.param("dynamic", marks=pytest.mark.xfail(strict=True, reason="tied table stored float and int8 "
-                                                       "until the repair pass (issue 3)")),
-        pytest.param("int8", marks=pytest.mark.xfail(strict=True, reason="tied table requantized per consumer "
-                                                    "until the repair pass (issue 3)")),
-        pytest.param("onnx", marks=pytest.mark.xfail(strict=True, reason="transposed copy of the tied table "
-                                                    "until the repair pass (issue 3)")),
-    ],
-)
+@pytest.mark.parametrize("mode", checks.MODES)
 def test_weight_to_floor_ratio(trained, mode):
     report = trained[3][mode]
     assert report.ratio <= checks.RATIO_GOAL, (report.ratio, report.groups)

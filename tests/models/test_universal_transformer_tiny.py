@@ -47,25 +47,11 @@ def test_short_training_lowers_the_loss(trained):
 def test_export_numerics_and_duplicates(trained, mode):
     report = trained[3][mode]
     assert report.numerics.passed, report.numerics
-    kinds = checks.duplicate_kinds(report, NAMED)
-    # Known, until the repair pass (issue 3): the tied table is stored twice in dynamic, int8 and ONNX,
-    # and full-int8 stores the recurrent block's biases once per step.
-    allowed = {"none": set(), "dynamic": set(NAMED), "int8": {*NAMED, "int32 bias"}, "onnx": set(NAMED)}[mode]
-    assert kinds <= allowed, kinds
+    # With the repair pass (issue 3) the tied table, and the shared biases in int8, are stored once.
+    assert report.groups == [], checks.duplicate_kinds(report, NAMED)
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [
-        "none",
-        pytest.param("dynamic", marks=pytest.mark.xfail(strict=True, reason="tied table stored float and int8 "
-                                                       "until the repair pass (issue 3)")),
-        pytest.param("int8", marks=pytest.mark.xfail(strict=True, reason="tied table requantized per consumer, "
-                                                    "and int32 biases of the block stored once per step")),
-        pytest.param("onnx", marks=pytest.mark.xfail(strict=True, reason="transposed copy of the tied table "
-                                                    "until the repair pass (issue 3)")),
-    ],
-)
+@pytest.mark.parametrize("mode", checks.MODES)
 def test_weight_to_floor_ratio(trained, mode):
     report = trained[3][mode]
     assert report.ratio <= checks.RATIO_GOAL, (report.ratio, report.groups)

@@ -117,9 +117,10 @@ class SharedTransformerStack(keras.layers.Layer):
         activation: feed-forward activation.
         gated_ffn: whether the feed-forwards are gated linear units (SwiGLU with `activation="silu"`).
         use_bias: whether the attention and feed-forward projections have biases. In full-integer (int8)
-            TFLite a bias is stored as int32 at the scale of its input times the kernel's, so a shared
-            layer with biases gets one int32 bias per use; with `use_bias=False` (as in MobileLLM and
-            LLaMA) there is no bias to copy.
+            TFLite a bias is stored as int32 at the scale of its input times the kernel's, so the converter
+            writes one int32 bias per use of a shared layer; `export_tflite`'s repair pass replaces them by
+            one int8 bias added after each use when the numerics stay within tolerance. With
+            `use_bias=False` (as in MobileLLM and LLaMA) there is no bias to copy.
         dropout: dropout rate in every block.
         norm_epsilon: epsilon of the layer norms.
         **kwargs: standard layer arguments.

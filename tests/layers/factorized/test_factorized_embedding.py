@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import edgeshare
+from edgeshare.converters.errors import InvalidInputError
 from edgeshare.layers import FactorizedEmbedding
 from tests.layer_checks import run_layer_test
 
@@ -103,3 +104,23 @@ def test_model_uses_each_factor_per_direction(tie_weights):
 def test_factorized_embedding_errors(args, match):
     with pytest.raises(ValueError, match=match):
         FactorizedEmbedding(*args)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=InvalidInputError,
+    reason="converter bug: the ONNX repair pass merges the forward BatchMatMul's (1, E, H) initializer with the "
+    "reverse MatMul's transposed copy by rewriting the reverse MatMul into a Gemm on the rank-3 initializer, "
+    "and onnxruntime rejects Gemm with a rank-3 input 1 ('Input 1 expected to have rank 2 but has rank 3')",
+)
+def test_onnx_export_of_a_tied_factorized_embedding(tmp_path):
+    """Minimal reproduction: tokens -> FactorizedEmbedding -> the same layer reversed. (albert_tiny, with
+    positions, a stack and a norm between the two directions, exports to ONNX cleanly.)"""
+    from edgeshare.converters import export_onnx
+
+    keras.utils.set_random_seed(0)
+    tokens = keras.Input((8,), dtype="int32")
+    embedding = FactorizedEmbedding(V, E, H)
+    model = keras.Model(tokens, embedding(embedding(tokens), reverse=True))
+    report = export_onnx(model, tmp_path / "factorized.onnx", calibration=[_tokens((16, 8))])
+    assert report.numerics.passed and report.duplicate_bytes == 0
