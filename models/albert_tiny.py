@@ -1,9 +1,10 @@
 """albert_tiny: a tiny ALBERT, a masked-LM encoder with a factorized embedding and one shared layer.
 
 ALBERT's two parameter savings (Lan et al. 2019): a factorized embedding (a V x E table and an E x H
-projection, `FactorizedEmbedding`) whose reverse direction gives the MLM logits through the same factors,
-and all-shared cross-layer parameters (`SharedTransformerStack(strategy="all")`: one block serves the
-four depths). Trained for a few steps of masked-token prediction on Python's bundled help text.
+projection, `FactorizedEmbedding`), and all-shared cross-layer parameters
+(`SharedTransformerStack(strategy="all")`: one block serves the four depths). As in ALBERT's masked-LM
+head, the output maps H back to E with its own projection and then through the tied V x E table
+(`tie_projection=False`). Trained for a few steps of masked-token prediction on Python's bundled help text.
 """
 
 from __future__ import annotations
@@ -30,14 +31,15 @@ def build(seq_len: int = SEQ):
     from edgeshare.layers import FactorizedEmbedding, PositionEmbedding, SharedTransformerStack
 
     tokens = keras.Input((seq_len,), dtype="int32", name="tokens")
-    embedding = FactorizedEmbedding(VOCAB + 1, EMBED, HIDDEN, tie_weights=True, name="embedding")
+    embedding = FactorizedEmbedding(VOCAB + 1, EMBED, HIDDEN, tie_weights=True, tie_projection=False,
+                                    name="embedding")
     x = embedding(tokens)  # (batch, seq) -> (batch, seq, H) through the V x E table and the E x H projection
     x = keras.layers.Add(name="add_positions")([x, PositionEmbedding(seq_len, name="positions")(x)])
     x = SharedTransformerStack(
         LAYERS, 1, "all", num_heads=HEADS, key_dim=HIDDEN // HEADS, ffn_dim=FFN, name="encoder"
     )(x)
     x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
-    logits = embedding(x, reverse=True)  # (batch, seq, H) -> (batch, seq, V + 1) through the same factors
+    logits = embedding(x, reverse=True)  # (batch, seq, H) -> (batch, seq, E) -> (batch, seq, V + 1), tied table
     return keras.Model(tokens, logits, name="albert_tiny")
 
 
@@ -76,7 +78,7 @@ def train(model, steps: int = 60) -> dict[str, float]:
 
 REFERENCE = ReferenceModel(
     name="albert_tiny",
-    description="ALBERT-style MLM encoder: factorized embedding tied to the output, one block for 4 depths",
+    description="ALBERT-style MLM encoder: factorized embedding, table tied to the output, one block for 4 depths",
     families=("factorized sharing", "transformer layer sharing", "weight tying"),
     build=build,
     sample_data=sample_data,

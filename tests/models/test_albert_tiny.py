@@ -6,9 +6,10 @@ from edgeshare.models import get
 from tests.models import transformer_family_checks as checks
 
 V = m.VOCAB + 1  # the words and [MASK]
-EMBEDDING = V * m.EMBED + m.EMBED * m.HIDDEN  # the V x E table and the E x H projection
+TABLE = V * m.EMBED  # the V x E table, tied to the output
+PROJECTIONS = 2 * m.EMBED * m.HIDDEN  # E x H going in, H x E coming out (ALBERT's MLM head keeps its own)
 BLOCK = 4 * (m.HIDDEN * m.HIDDEN + m.HIDDEN) + (2 * m.HIDDEN * m.FFN + m.FFN + m.HIDDEN) + 4 * m.HIDDEN
-NAMED = {"embedding table": (V, m.EMBED), "embedding projection": (m.EMBED, m.HIDDEN)}
+NAMED = {"embedding table": (V, m.EMBED)}
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +30,11 @@ def trained(tmp_path_factory):
 def test_params_unique_and_per_use(trained):
     report = edgeshare.inspect(trained[0])
     positions, final_norm = m.SEQ * m.HIDDEN, 2 * m.HIDDEN
-    assert report.unique_params == EMBEDDING + positions + BLOCK + final_norm
-    # Both embedding factors serve the input and the MLM output; the block serves the 4 depths.
-    assert report.params_per_use == 2 * EMBEDDING + positions + m.LAYERS * BLOCK + final_norm
+    assert report.unique_params == TABLE + PROJECTIONS + positions + BLOCK + final_norm
+    # The table serves the input and the MLM output; the block serves the 4 depths.
+    assert report.params_per_use == 2 * TABLE + PROJECTIONS + positions + m.LAYERS * BLOCK + final_norm
     uses = {s.path: s.uses for s in report.shared}
-    assert uses["embedding/projection"] == 2 and uses["embedding/token_embedding/embeddings"] == 2
+    assert uses["embedding/token_embedding/embeddings"] == 2 and "embedding/projection" not in uses
     assert uses["encoder/block_0/attention_0/query/kernel"] == m.LAYERS
 
 
@@ -46,29 +47,11 @@ def test_short_training_lowers_the_masked_lm_loss(trained):
 def test_export_numerics_and_duplicates(trained, mode):
     report = trained[3][mode]
     assert report.numerics.passed, report.numerics
-    # The repair pass (issue 3) stores the tied table and the shared block's int8 biases once. Left in
-    # dynamic and int8: the E x H projection, read per-tensor by the forward BATCH_MATMUL and per-channel by
-    # the reverse FULLY_CONNECTED (see test_weight_to_floor_ratio).
-    allowed = {"embedding projection"} if mode in ("dynamic", "int8") else set()
-    assert checks.duplicate_kinds(report, NAMED) <= allowed
+    # With the repair pass (issue 3) the tied table, and the shared block's int8 biases, are stored once.
+    assert report.groups == [], checks.duplicate_kinds(report, NAMED)
 
 
-PROJECTION_COPY = (
-    "the E x H projection is stored twice in int8: per-tensor for the forward BATCH_MATMUL (its 3-D operand) and "
-    "per-channel for the reverse FULLY_CONNECTED; the repair pass does not merge them (FULLY_CONNECTED could read "
-    "the per-tensor copy)"
-)
-
-
-@pytest.mark.parametrize(
-    "mode",
-    [
-        "none",
-        pytest.param("dynamic", marks=pytest.mark.xfail(strict=True, reason=PROJECTION_COPY)),
-        pytest.param("int8", marks=pytest.mark.xfail(strict=True, reason=PROJECTION_COPY)),
-        "onnx",
-    ],
-)
+@pytest.mark.parametrize("mode", checks.MODES)
 def test_weight_to_floor_ratio(trained, mode):
     report = trained[3][mode]
     assert report.ratio <= checks.RATIO_GOAL, (report.ratio, report.groups)

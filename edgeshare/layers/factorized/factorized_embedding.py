@@ -16,13 +16,22 @@ class FactorizedEmbedding(keras.layers.Layer):
     lifts it to H: V*E + E*H parameters instead of V*H. The table is a `keras.layers.ReversibleEmbedding`.
     With `tie_weights=True`, `reverse=True` maps hidden states back to vocabulary logits through the same
     two factors (the transposed projection, then the transposed table), so the output layer costs nothing.
-    With `tie_weights=False` the reverse direction has its own H x E projection and E x V table.
+    With `tie_projection=False` only the table is tied and the reverse direction has its own H x E
+    projection, as ALBERT's masked-LM head does. With `tie_weights=False` the reverse direction has its own
+    H x E projection and E x V table.
+
+    Export note: the tied projection is read as `x P` going in and `h P^T` coming out. TFLite runs the first
+    as a BATCH_MATMUL on the stored (E, H) buffer and the second as a FULLY_CONNECTED on the same buffer,
+    so float exports store it once; dynamic-range and int8 exports quantize it per tensor for the one and
+    per channel for the other, a second 1-byte copy of E x H that the repair pass does not merge yet.
 
     Args:
         vocab_size: V, the number of tokens.
         embedding_dim: E, the width of the table.
         hidden_dim: H, the width of the hidden states.
         tie_weights: whether `reverse=True` reuses the input factors.
+        tie_projection: whether `reverse=True` reuses the projection too; None follows `tie_weights`.
+            `tie_weights=True, tie_projection=False` ties the table only.
         embeddings_initializer: initializer of the table.
         projection_initializer: initializer of the projection.
         **kwargs: standard layer arguments.
@@ -53,6 +62,7 @@ class FactorizedEmbedding(keras.layers.Layer):
         embedding_dim,
         hidden_dim,
         tie_weights=True,
+        tie_projection=None,
         embeddings_initializer="uniform",
         projection_initializer="glorot_uniform",
         **kwargs,
@@ -64,7 +74,13 @@ class FactorizedEmbedding(keras.layers.Layer):
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
+        if tie_projection and not tie_weights:
+            raise ValueError(
+                "`tie_projection=True` needs `tie_weights=True`: the projection is tied only when the table is. "
+                f"Received: tie_weights={tie_weights}, tie_projection={tie_projection}"
+            )
         self.tie_weights = tie_weights
+        self.tie_projection = tie_projection
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.projection_initializer = keras.initializers.get(projection_initializer)
 
@@ -81,12 +97,16 @@ class FactorizedEmbedding(keras.layers.Layer):
         self.projection = self.add_weight(
             name="projection", shape=(self.embedding_dim, self.hidden_dim), initializer=self.projection_initializer
         )
-        if not self.tie_weights:
+        if not self._projection_tied:
             self.reverse_projection = self.add_weight(
                 name="reverse_projection",
                 shape=(self.hidden_dim, self.embedding_dim),
                 initializer=self.projection_initializer,
             )
+
+    @property
+    def _projection_tied(self):
+        return self.tie_weights if self.tie_projection is None else self.tie_projection
 
     def call(self, inputs, reverse=False):
         if not reverse:
@@ -98,7 +118,7 @@ class FactorizedEmbedding(keras.layers.Layer):
                 # direction (measured with TF 2.21: 1.05x the float floor for a 500 x 16 x 32 embedding).
                 return ops.matmul(embedded, ops.expand_dims(self.projection, 0))
             return ops.matmul(embedded, self.projection)  # (..., E) x (E, H) -> (..., H)
-        kernel = ops.transpose(self.projection) if self.tie_weights else self.reverse_projection
+        kernel = ops.transpose(self.projection) if self._projection_tied else self.reverse_projection
         reduced = ops.matmul(inputs, kernel)  # (..., H) x (H, E) -> (..., E)
         return self.token_embedding(reduced, reverse=True)  # (..., E) x (E, V) -> (..., V)
 
@@ -117,6 +137,7 @@ class FactorizedEmbedding(keras.layers.Layer):
             "embedding_dim": self.embedding_dim,
             "hidden_dim": self.hidden_dim,
             "tie_weights": self.tie_weights,
+            "tie_projection": self.tie_projection,
             "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
             "projection_initializer": keras.initializers.serialize(self.projection_initializer),
         }
