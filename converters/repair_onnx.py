@@ -116,28 +116,67 @@ def _plan_transposed(m: _Model, k: str, mname: str, perm: tuple[int, ...]) -> li
     notes = []
     swap2 = tuple(perm) == (1, 0)
     transpose_out: str | None = None
+    matrix: str | None = None  # k as a 2-D tensor (a Reshape view when k has size-1 axes)
     for g, node, slot in m.uses(mname):
+        gemm_like = swap2 and ((node.op_type == "Gemm" and slot in (0, 1)) or (node.op_type == "MatMul" and slot == 1))
+        if gemm_like and matrix is None:
+            matrix = _squeezed_view(m, k)
         if swap2 and node.op_type == "Gemm" and slot in (0, 1):
             key = "transB" if slot == 1 else "transA"
             _set_attr(node, key, 1 - _attr(node, key))
-            node.input[slot] = k
+            node.input[slot] = matrix
             notes.append(f"{node.name or 'Gemm'}: {key} flipped to read {k}")
         elif swap2 and node.op_type == "MatMul" and slot == 1 and m.rank.get(node.input[0]) == 2:
             node.op_type = "Gemm"
-            node.input[1] = k
+            node.input[1] = matrix
             _set_attr(node, "transB", 1)
             notes.append(f"{node.name or 'MatMul'}: MatMul -> Gemm(transB=1) reading {k}")
         elif swap2 and node.op_type == "MatMul" and slot == 1 and _static_nd(m, node.input[0]):
-            notes.append(_matmul_to_gemm_nd(m, g, node, k))
+            notes.append(_matmul_to_gemm_nd(m, g, node, matrix))  # type: ignore[arg-type]
         else:
             if transpose_out is None:
+                # Transpose works on k's squeezed axes; reshape back to the copy's own shape if needed.
+                src = _squeezed_view(m, k)
                 transpose_out = m.fresh(k + "_transposed")
-                tnode = helper.make_node("Transpose", [k], [transpose_out], perm=list(_inverse(perm)),
-                                         name=m.fresh("Transpose"))
-                m.insert_before(g, node, tnode)
+                nodes = [helper.make_node("Transpose", [src], [transpose_out], perm=list(_inverse(perm)),
+                                          name=m.fresh("Transpose"))]
+                want = [int(d or 0) for d in m.shape.get(mname) or []]
+                if len(want) != len(perm):
+                    shaped = m.fresh(k + "_transposed_shaped")
+                    shape_name = _int64_initializer(m, g, want)
+                    nodes.append(helper.make_node("Reshape", [transpose_out, shape_name], [shaped],
+                                                  name=m.fresh("Reshape")))
+                    transpose_out = shaped
+                for extra in nodes:
+                    m.insert_before(g, node, extra)
             node.input[slot] = transpose_out
             notes.append(f"{node.op_type}: reads Transpose({k}) (transposed at run time)")
     return notes
+
+
+def _int64_initializer(m: _Model, g: Any, values: list[int]) -> str:
+    from onnx import numpy_helper
+
+    name = m.fresh("shape")
+    g.initializer.append(numpy_helper.from_array(np.array(values, np.int64), name))
+    return name
+
+
+def _squeezed_view(m: _Model, k: str) -> str:
+    """k itself when it has no size-1 axes, else a Reshape of it without them (a view)."""
+    from onnx import helper
+
+    shape = [int(d or 0) for d in m.shape.get(k) or []]
+    squeezed = [d for d in shape if d != 1]
+    if squeezed == shape:
+        return k
+    g0 = m.inits[k][0]
+    out = m.fresh(k + "_squeezed")
+    g0.node.insert(0, helper.make_node("Reshape", [k, _int64_initializer(m, g0, squeezed)], [out],
+                                       name=m.fresh("Reshape")))
+    m.shape[out] = list(squeezed)
+    m.rank[out] = len(squeezed)
+    return out
 
 
 def _runtime_transposes(m: _Model, mname: str, perm: tuple[int, ...]) -> int:
@@ -168,7 +207,7 @@ def _matmul_to_gemm_nd(m: _Model, g: Any, node: Any, k: str) -> str:
     a = node.input[0]
     shape = [int(d) for d in m.shape[a]]  # type: ignore[arg-type]
     lead = int(np.prod(shape[:-1]))
-    n_out = int(m.shape[k][0] or 0)
+    n_out = int((m.shape.get(k) or [0])[0] or 0)
     flat_shape = m.fresh("gemm_in_shape")
     out_shape = m.fresh("gemm_out_shape")
     g.initializer.append(numpy_helper.from_array(np.array([lead, shape[-1]], np.int64), flat_shape))
@@ -348,7 +387,22 @@ def _apply(m: _Model, k: Any, w: Any, r: Any) -> list[str]:
     dq_src = next((n for _, n, slot in m.uses(kname) if n.op_type == "DequantizeLinear" and slot == 0), None)
     readers = m.uses(wname)
     if dq_src is None:
-        raise InvalidInputError(f"no DequantizeLinear reads {kname}; cannot rebuild its scale")
+        # k is read only by integer ops (MatMulInteger): dequantize it for the float readers with the
+        # scale and zero point those ops apply.
+        from onnx import helper, numpy_helper
+
+        g0 = m.inits[kname][0]
+        kdtype = m.f.tensor_array(m.inits[kname][1]).dtype
+        s_name, z_name = m.fresh(kname + "_scale"), m.fresh(kname + "_zero_point")
+        scale = k.quant.scale.astype(np.float32)
+        zero = k.quant.zero_point.astype(kdtype)
+        g0.initializer.append(numpy_helper.from_array(scale if scale.size > 1 else scale.reshape(()), s_name))
+        g0.initializer.append(numpy_helper.from_array(zero if zero.size > 1 else zero.reshape(()), z_name))
+        dq_src = helper.make_node("DequantizeLinear", [kname, s_name, z_name], [m.fresh(kname + "_dequantized")],
+                                  name=m.fresh("DequantizeLinear"))
+        if scale.size > 1 and k.quant.axis is not None:
+            _set_attr(dq_src, "axis", int(k.quant.axis))
+        g0.node.insert(0, dq_src)
     # The DequantizeLinear reads only initializers, so it can run first: move it to the top of its
     # graph so that the new readers come after it.
     for g in m.graphs:

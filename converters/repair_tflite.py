@@ -198,7 +198,7 @@ def _plan_member(g: _Graph, kt: Any, m_tensors: list[tuple[int, int]], relation:
         # requantized
         if perm is not None:
             return "transposed and requantized at once"
-        if list(t.shape) != list(kt.shape):
+        if not _same_values_layout(kt, list(t.shape)):
             return f"shapes differ ({list(t.shape)} vs {list(kt.shape)})"
         t_type, k_type = g.type_names.get(t.type), g.type_names.get(kt.type)
         if t_type == "INT32":
@@ -222,6 +222,25 @@ def _plan_member(g: _Graph, kt: Any, m_tensors: list[tuple[int, int]], relation:
 
 def _copy_quant(q: Any) -> Any:
     return copy.deepcopy(q)
+
+
+def _same_values_layout(kt: Any, shape: list[int]) -> bool:
+    """A tensor of `shape` can view K's buffer: equal once size-1 axes are dropped ([1, E, H] vs [E, H])."""
+    return [d for d in kt.shape if d != 1] == [d for d in shape if d != 1]
+
+
+def _quant_for_shape(kt: Any, shape: list[int]) -> Any:
+    """K's quantization for a tensor of `shape` (see _same_values_layout): the per-channel axis moves
+    with the size-1 axes."""
+    k_shape = list(kt.shape)
+    q = _copy_quant(kt.quantization)
+    if q is None or _qaxis(kt) is None or k_shape == shape:
+        return q
+    k_axis = int(kt.quantization.quantizedDimension)
+    nth = sum(1 for d in k_shape[:k_axis] if d != 1)  # which non-1 axis carries the channels
+    big = [i for i, d in enumerate(shape) if d != 1]
+    q.quantizedDimension = big[nth]
+    return q
 
 
 def _apply_member(
@@ -258,10 +277,10 @@ def _apply_member(
             # The float consumers now read the shared integer copy through a DEQUANTIZE.
             q = s.TensorT()
             q.name = (tname + "/shared").encode()
-            q.shape = list(kt.shape)
+            q.shape = list(t.shape)  # DEQUANTIZE keeps the shape; the buffer is shapeless
             q.type = kt.type
             q.buffer = kb
-            q.quantization = _copy_quant(kt.quantization)
+            q.quantization = _quant_for_shape(kt, list(t.shape))
             sg.tensors.append(q)
             qi = len(sg.tensors) - 1
             t.buffer = g.new_buffer()
@@ -276,7 +295,7 @@ def _apply_member(
         old_scales = _scales(t)
         t.type = kt.type
         t.buffer = kb
-        t.quantization = _copy_quant(kt.quantization)
+        t.quantization = _quant_for_shape(kt, list(t.shape))
         notes.append(f"{tname}: reads the kept copy with its quantization ({_qtext(kt)})")
         for oi, slot in uses:
             op = sg.operators[oi]

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 import edgeshare
-from edgeshare.converters.errors import InvalidInputError
 from edgeshare.layers import FactorizedEmbedding
 from tests.layer_checks import run_layer_test
 
@@ -136,34 +135,27 @@ def test_factorized_embedding_errors(args, match):
         FactorizedEmbedding(*args)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InvalidInputError,
-    reason="converter bug: the ONNX repair pass merges the forward BatchMatMul's (1, E, H) initializer with the "
-    "reverse MatMul's transposed copy by rewriting the reverse MatMul into a Gemm on the rank-3 initializer, "
-    "and onnxruntime rejects Gemm with a rank-3 input 1 ('Input 1 expected to have rank 2 but has rank 3')",
-)
-def test_onnx_export_of_a_tied_factorized_embedding(tmp_path):
-    """Minimal reproduction: tokens -> FactorizedEmbedding -> the same layer reversed. (albert_tiny, with
-    positions, a stack and a norm between the two directions, exports to ONNX cleanly.)"""
+@pytest.mark.parametrize("mode", ["none", "dynamic"])
+def test_onnx_export_of_a_tied_factorized_embedding(tmp_path, mode):
+    """tokens -> FactorizedEmbedding -> the same layer reversed: the forward MatMul reads the projection as
+    a (1, E, H) initializer and the reverse one a transposed (H, E) copy. The repair reads one copy through
+    a squeezing Reshape into Gemm(transB=1) (once a rank-3 Gemm input onnxruntime rejected); in dynamic
+    mode the float reader dequantizes the int8 copy that MatMulInteger reads."""
     from edgeshare.converters import export_onnx
 
     keras.utils.set_random_seed(0)
     tokens = keras.Input((8,), dtype="int32")
     embedding = FactorizedEmbedding(V, E, H)
     model = keras.Model(tokens, embedding(embedding(tokens), reverse=True))
-    report = export_onnx(model, tmp_path / "factorized.onnx", calibration=[_tokens((16, 8))])
+    report = export_onnx(model, tmp_path / "factorized.onnx", mode, calibration=[_tokens((16, 8))])
     assert report.numerics.passed and report.duplicate_bytes == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="repair gap: dynamic-range TFLite quantizes the tied E x H projection per tensor for the forward "
-    "BATCH_MATMUL and per channel for the reverse FULLY_CONNECTED (same [E, H] layout); the verifier reports "
-    "the 'requantized' pair, and the repair pass does not merge it (FULLY_CONNECTED could read the per-tensor copy)",
-)
-def test_dynamic_export_stores_the_tied_projection_once(tmp_path):
+@pytest.mark.parametrize("mode", ["dynamic", "int8"])
+def test_dynamic_export_stores_the_tied_projection_once(tmp_path, mode):
+    """Quantized TFLite stores the E x H projection per tensor for the forward BATCH_MATMUL ([1, E, H]) and
+    per channel for the reverse FULLY_CONNECTED ([E, H]); the repair has FULLY_CONNECTED read the
+    per-tensor copy, whose shape differs only by a size-1 axis."""
     from edgeshare.converters import export_tflite
 
     keras.utils.set_random_seed(0)
@@ -171,6 +163,6 @@ def test_dynamic_export_stores_the_tied_projection_once(tmp_path):
     embedding = FactorizedEmbedding(200, 32, 64)  # a 32 x 64 projection: big enough to be quantized
     model = keras.Model(tokens, embedding(embedding(tokens), reverse=True))
     data = np.random.default_rng(0).integers(0, 200, (16, 8)).astype("int32")
-    report = export_tflite(model, tmp_path / "factorized_dynamic.tflite", "dynamic", calibration=data)
+    report = export_tflite(model, tmp_path / f"factorized_{mode}.tflite", mode, calibration=data)
     assert report.numerics.passed
     assert report.duplicate_bytes == 0, [(g.kind, [t.shape for t in g.tensors]) for g in report.groups]
