@@ -75,6 +75,12 @@ class Repeat(keras.layers.Layer):
                 f"Received: input_shape={tuple(input_shape)}, output_shape={tuple(output_shape)}"
             )
 
+    @property
+    def traced_repeats(self):
+        """How many applications one traced call stands for (edgeshare.inspect counts uses from a trace,
+        which sees a loop body once)."""
+        return self.num_repeats if self.mode == "loop" else 1
+
     def call(self, inputs, training=None):
         if self.mode == "loop":
             # One traced call inside a while loop: TFLite WHILE (ONNX Loop) with the body holding the layer.
