@@ -87,10 +87,10 @@ class ExportReport:
 
     def write_json(self, path: str | os.PathLike | None = None) -> str:
         out = os.fspath(path) if path is not None else self.artifact + ".report.json"
-        from .verify import _finite
+        from .jsonsafe import finite
 
         with open(out, "w") as fh:
-            json.dump(_finite(self.to_dict()), fh, indent=2)
+            json.dump(finite(self.to_dict()), fh, indent=2)
         return out
 
 
@@ -369,8 +369,21 @@ def export_tflite(
     from .runtime import TFLiteRunner
 
     runner = TFLiteRunner(out)
-    order = [runner.input_names.index(n) for n in p.names]
     outputs = _numeric_order(runner.output_names)
+    run = _in_model_order(runner, p.names, outputs)
+
+    route = "Keras ExportArchive -> TFLiteConverter" + (" -> edgeshare repair" if repair else "")
+    rep = _finish(p, out, "tflite", quantize, route, started, run, outputs, vr, repair_info)
+    from .delegates import delegate_support  # issue 5 hook
+
+    rep.delegates = delegate_support(out).to_dict()
+    rep.write_json()
+    return rep
+
+
+def _in_model_order(runner: Any, inputs: list[str], outputs: list[str]) -> Callable[..., list[np.ndarray]]:
+    """Call `runner` with inputs given in the Keras model's order; outputs come back in `outputs` order."""
+    order = [runner.input_names.index(n) for n in inputs]
     out_index = [runner.output_names.index(n) for n in outputs]
 
     def run(*xs: np.ndarray) -> list[np.ndarray]:
@@ -380,13 +393,7 @@ def export_tflite(
         ys = runner(*feeds)
         return [ys[k] for k in out_index]
 
-    route = "Keras ExportArchive -> TFLiteConverter" + (" -> edgeshare repair" if repair else "")
-    rep = _finish(p, out, "tflite", quantize, route, started, run, outputs, vr, repair_info)
-    from .delegates import delegate_support  # issue 5 hook
-
-    rep.delegates = delegate_support(out).to_dict()
-    rep.write_json()
-    return rep
+    return run
 
 
 def _numeric_order(names: list[str]) -> list[str]:
@@ -531,16 +538,8 @@ def export_onnx(
     from .runtime import OnnxRunner
 
     runner = OnnxRunner(out)
-    order = [runner.input_names.index(n) for n in p.names]
     outputs = _numeric_order(list(out_names))
-    out_index = [runner.output_names.index(n) for n in outputs]
-
-    def run(*xs: np.ndarray) -> list[np.ndarray]:
-        feeds: list[Any] = [None] * len(xs)
-        for i, j in enumerate(order):
-            feeds[j] = xs[i]
-        ys = runner(*feeds)
-        return [ys[k] for k in out_index]
+    run = _in_model_order(runner, p.names, outputs)
 
     route = f"Keras -> TFLite f32 -> tf2onnx.from_tflite (opset {opset})"
     if quantize != "none":

@@ -232,6 +232,10 @@ class OnnxFile:
         if prod is None or prod.node.op_type != "Mul":
             return None
         inits = [x for x in prod.node.input if x in protos]
+        if len(inits) == 2:
+            # Both scales are static (A is itself a quantized constant path): onnxruntime's quantizer
+            # writes Mul(a_scale, b_scale), so B's is the second operand.
+            inits = [prod.node.input[1]]
         if len(inits) != 1:
             return None
         return np.asarray(self.tensor_array(protos[inits[0]]), np.float32).reshape(-1)

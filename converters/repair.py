@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidInputError
+from .jsonsafe import finite
 from .numerics import cosine
 from .source import Source, open_source, sniff_format
-from .verify import VerifyReport, _finite, verify
+from .verify import VerifyReport, verify
 
 # A repair that only re-points tensors must leave outputs (nearly) bitwise equal; XNNPACK may pack
 # a re-pointed weight differently, hence 1e-6 rather than 0.
@@ -64,7 +65,7 @@ class RepairReport:
         d.pop("data", None)
         d["ok"] = self.ok
         d["bytes_saved"] = self.weight_bytes_before - self.weight_bytes_after
-        return dict(_finite(d))
+        return dict(finite(d))
 
 
 def _random_feed(details: dict[str, Any], gather_bound: dict[int, int], rng: np.random.Generator) -> np.ndarray:

@@ -116,28 +116,67 @@ def _plan_transposed(m: _Model, k: str, mname: str, perm: tuple[int, ...]) -> li
     notes = []
     swap2 = tuple(perm) == (1, 0)
     transpose_out: str | None = None
+    matrix: str | None = None  # k as a 2-D tensor (a Reshape view when k has size-1 axes)
     for g, node, slot in m.uses(mname):
+        gemm_like = swap2 and ((node.op_type == "Gemm" and slot in (0, 1)) or (node.op_type == "MatMul" and slot == 1))
+        if gemm_like and matrix is None:
+            matrix = _squeezed_view(m, k)
         if swap2 and node.op_type == "Gemm" and slot in (0, 1):
             key = "transB" if slot == 1 else "transA"
             _set_attr(node, key, 1 - _attr(node, key))
-            node.input[slot] = k
+            node.input[slot] = matrix
             notes.append(f"{node.name or 'Gemm'}: {key} flipped to read {k}")
         elif swap2 and node.op_type == "MatMul" and slot == 1 and m.rank.get(node.input[0]) == 2:
             node.op_type = "Gemm"
-            node.input[1] = k
+            node.input[1] = matrix
             _set_attr(node, "transB", 1)
             notes.append(f"{node.name or 'MatMul'}: MatMul -> Gemm(transB=1) reading {k}")
         elif swap2 and node.op_type == "MatMul" and slot == 1 and _static_nd(m, node.input[0]):
-            notes.append(_matmul_to_gemm_nd(m, g, node, k))
+            notes.append(_matmul_to_gemm_nd(m, g, node, matrix))  # type: ignore[arg-type]
         else:
             if transpose_out is None:
+                # Transpose works on k's squeezed axes; reshape back to the copy's own shape if needed.
+                src = _squeezed_view(m, k)
                 transpose_out = m.fresh(k + "_transposed")
-                tnode = helper.make_node("Transpose", [k], [transpose_out], perm=list(_inverse(perm)),
-                                         name=m.fresh("Transpose"))
-                m.insert_before(g, node, tnode)
+                nodes = [helper.make_node("Transpose", [src], [transpose_out], perm=list(_inverse(perm)),
+                                          name=m.fresh("Transpose"))]
+                want = [int(d or 0) for d in m.shape.get(mname) or []]
+                if len(want) != len(perm):
+                    shaped = m.fresh(k + "_transposed_shaped")
+                    shape_name = _int64_initializer(m, g, want)
+                    nodes.append(helper.make_node("Reshape", [transpose_out, shape_name], [shaped],
+                                                  name=m.fresh("Reshape")))
+                    transpose_out = shaped
+                for extra in nodes:
+                    m.insert_before(g, node, extra)
             node.input[slot] = transpose_out
             notes.append(f"{node.op_type}: reads Transpose({k}) (transposed at run time)")
     return notes
+
+
+def _int64_initializer(m: _Model, g: Any, values: list[int]) -> str:
+    from onnx import numpy_helper
+
+    name = m.fresh("shape")
+    g.initializer.append(numpy_helper.from_array(np.array(values, np.int64), name))
+    return name
+
+
+def _squeezed_view(m: _Model, k: str) -> str:
+    """k itself when it has no size-1 axes, else a Reshape of it without them (a view)."""
+    from onnx import helper
+
+    shape = [int(d or 0) for d in m.shape.get(k) or []]
+    squeezed = [d for d in shape if d != 1]
+    if squeezed == shape:
+        return k
+    g0 = m.inits[k][0]
+    out = m.fresh(k + "_squeezed")
+    g0.node.insert(0, helper.make_node("Reshape", [k, _int64_initializer(m, g0, squeezed)], [out],
+                                       name=m.fresh("Reshape")))
+    m.shape[out] = list(squeezed)
+    m.rank[out] = len(squeezed)
+    return out
 
 
 def _runtime_transposes(m: _Model, mname: str, perm: tuple[int, ...]) -> int:
@@ -168,7 +207,7 @@ def _matmul_to_gemm_nd(m: _Model, g: Any, node: Any, k: str) -> str:
     a = node.input[0]
     shape = [int(d) for d in m.shape[a]]  # type: ignore[arg-type]
     lead = int(np.prod(shape[:-1]))
-    n_out = int(m.shape[k][0] or 0)
+    n_out = int((m.shape.get(k) or [0])[0] or 0)
     flat_shape = m.fresh("gemm_in_shape")
     out_shape = m.fresh("gemm_out_shape")
     g.initializer.append(numpy_helper.from_array(np.array([lead, shape[-1]], np.int64), flat_shape))
@@ -302,6 +341,14 @@ def _apply(m: _Model, k: Any, w: Any, r: Any) -> list[str]:
         return notes
     notes = []
     if r.perm is not None:  # MatMulInteger on the transposed integer copy -> QGemm(transB=1) on k
+        if _asymmetric(m, kname) and w.dtype == "int8" and w.scale_known and w.quant is not None \
+                and w.quant.scale.size == 1 and not int(w.quant.zero_point.reshape(-1)[0]):
+            # onnxruntime's int8 GEMM is fast for symmetric weights only: keep the symmetric int8
+            # copy (transposed back) instead of the asymmetric uint8 Gather table.
+            old = kname
+            kname = _adopt_transposed(m, old, wname, float(w.quant.scale.reshape(-1)[0]))
+            notes.append(f"{old} replaced by the symmetric int8 copy of {wname}, stored in {old}'s layout")
+            _drop_unused(m, old)
         for g, node, _ in m.uses(wname):
             notes.append(_to_qgemm(m, g, node, kname))
         _drop_unused(m, wname)
@@ -340,7 +387,22 @@ def _apply(m: _Model, k: Any, w: Any, r: Any) -> list[str]:
     dq_src = next((n for _, n, slot in m.uses(kname) if n.op_type == "DequantizeLinear" and slot == 0), None)
     readers = m.uses(wname)
     if dq_src is None:
-        raise InvalidInputError(f"no DequantizeLinear reads {kname}; cannot rebuild its scale")
+        # k is read only by integer ops (MatMulInteger): dequantize it for the float readers with the
+        # scale and zero point those ops apply.
+        from onnx import helper, numpy_helper
+
+        g0 = m.inits[kname][0]
+        kdtype = m.f.tensor_array(m.inits[kname][1]).dtype
+        s_name, z_name = m.fresh(kname + "_scale"), m.fresh(kname + "_zero_point")
+        scale = k.quant.scale.astype(np.float32)
+        zero = k.quant.zero_point.astype(kdtype)
+        g0.initializer.append(numpy_helper.from_array(scale if scale.size > 1 else scale.reshape(()), s_name))
+        g0.initializer.append(numpy_helper.from_array(zero if zero.size > 1 else zero.reshape(()), z_name))
+        dq_src = helper.make_node("DequantizeLinear", [kname, s_name, z_name], [m.fresh(kname + "_dequantized")],
+                                  name=m.fresh("DequantizeLinear"))
+        if scale.size > 1 and k.quant.axis is not None:
+            _set_attr(dq_src, "axis", int(k.quant.axis))
+        g0.node.insert(0, dq_src)
     # The DequantizeLinear reads only initializers, so it can run first: move it to the top of its
     # graph so that the new readers come after it.
     for g in m.graphs:
@@ -373,6 +435,50 @@ def _qparams(m: _Model, name: str) -> tuple[str, str, str | None, int | None] | 
     return None
 
 
+def _asymmetric(m: _Model, name: str) -> bool:
+    params = _qparams(m, name)
+    if params is None:
+        return False
+    _, _, zp, _ = params
+    t = m.inits[name][1]
+    if t.data_type == onnx_uint8():
+        return True
+    return bool(zp is not None and np.any(m.f.tensor_array(m.inits[zp][1]) != 0))
+
+
+def onnx_uint8() -> int:
+    import onnx
+
+    return int(onnx.TensorProto.UINT8)
+
+
+def _adopt_transposed(m: _Model, kname: str, wname: str, w_scale: float) -> str:
+    """Store transpose(w) as the table (int8, symmetric, w's scale), rewire k's readers and the
+    DequantizeLinear nodes that dequantize them; returns the new initializer's name."""
+    from onnx import numpy_helper
+
+    g0, _ = m.inits[kname]
+    data = np.ascontiguousarray(m.f.tensor_array(m.inits[wname][1]).T)
+    new, s_name, z_name = m.fresh(kname + "_int8"), m.fresh(kname + "_scale"), m.fresh(kname + "_zero_point")
+    for arr, name in ((data, new), (np.array(w_scale, np.float32), s_name), (np.array(0, np.int8), z_name)):
+        t = numpy_helper.from_array(arr, name)
+        g0.initializer.append(t)
+        m.inits[name] = (g0, t)
+        m.shape[name] = list(arr.shape)
+        m.rank[name] = arr.ndim
+    for _, node, slot in m.uses(kname):
+        node.input[slot] = new
+        dq = node if node.op_type == "DequantizeLinear" else next(
+            (n for _, n, s2 in m.uses(node.output[0]) if n.op_type == "DequantizeLinear" and s2 == 0), None)
+        if dq is not None:
+            dq.input[1] = s_name
+            if len(dq.input) > 2:
+                dq.input[2] = z_name
+            else:
+                dq.input.append(z_name)
+    return new
+
+
 def _producer(m: _Model, name: str) -> tuple[Any, Any] | None:
     for g in m.graphs:
         for n in g.node:
@@ -387,7 +493,10 @@ def _qgemm_chain(m: _Model, node: Any) -> tuple[Any, Any, Any, Any] | None:
     if len(node.input) < 3 or not node.output:
         return None
     prod = _producer(m, node.input[0])
-    if prod is None or prod[1].op_type != "DynamicQuantizeLinear" or m.rank.get(prod[1].input[0]) != 2:
+    if prod is None or prod[1].op_type != "DynamicQuantizeLinear":
+        return None
+    a = prod[1].input[0]
+    if m.rank.get(a) != 2 and not _static_nd(m, a):
         return None
     readers = m.uses(node.output[0])
     if len(readers) != 1 or readers[0][1].op_type != "Cast":
@@ -411,13 +520,31 @@ def _to_qgemm(m: _Model, g: Any, node: Any, kname: str) -> str:
         raise InvalidInputError(f"cannot rewrite {node.name or 'MatMulInteger'} to QGemm")
     dql, cast, mul, scale_mul = chain
     _, ks, kz, _ = params
-    inputs = [node.input[0], dql.output[1], dql.output[2], kname, ks, kz or ""]
-    qgemm = helper.make_node("QGemm", inputs, [mul.output[0]], domain="com.microsoft", transB=1,
-                             name=m.fresh("QGemm"))
+    a_q, out = node.input[0], mul.output[0]
+    new_nodes = []
+    shape = m.shape.get(dql.input[0]) or []
+    if len(shape) > 2:  # QGemm takes matrices: flatten the leading axes around it (views, no copies)
+        from onnx import numpy_helper
+
+        lead = int(np.prod([int(d or 1) for d in shape[:-1]]))
+        in_shape, out_shape = m.fresh("qgemm_in_shape"), m.fresh("qgemm_out_shape")
+        n_out = int((m.shape.get(kname) or [0])[0] or 0)
+        g.initializer.append(numpy_helper.from_array(np.array([lead, int(shape[-1] or 0)], np.int64), in_shape))
+        g.initializer.append(numpy_helper.from_array(np.array([*[int(d or 1) for d in shape[:-1]], n_out], np.int64),
+                                                     out_shape))
+        flat, res = m.fresh(a_q + "_2d"), m.fresh(out + "_2d")
+        new_nodes.append(helper.make_node("Reshape", [a_q, in_shape], [flat], name=m.fresh("Reshape")))
+        a_q, final, out = flat, out, res
+    inputs = [a_q, dql.output[1], dql.output[2], kname, ks, kz or ""]
+    new_nodes.append(helper.make_node("QGemm", inputs, [out], domain="com.microsoft", transB=1,
+                                      name=m.fresh("QGemm")))
+    if len(shape) > 2:
+        new_nodes.append(helper.make_node("Reshape", [out, out_shape], [final], name=m.fresh("Reshape")))
     idx = list(g.node).index(node)
     for dead in (node, cast, mul):
         g.node.remove(dead)
-    g.node.insert(idx, qgemm)
+    for j, n in enumerate(new_nodes):
+        g.node.insert(idx + j, n)
     if scale_mul is not None and not m.uses(scale_mul.output[0]):
         g.node.remove(scale_mul)
     if not any(o.domain == "com.microsoft" for o in m.model.opset_import):

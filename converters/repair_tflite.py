@@ -198,7 +198,7 @@ def _plan_member(g: _Graph, kt: Any, m_tensors: list[tuple[int, int]], relation:
         # requantized
         if perm is not None:
             return "transposed and requantized at once"
-        if list(t.shape) != list(kt.shape):
+        if not _same_values_layout(kt, list(t.shape)):
             return f"shapes differ ({list(t.shape)} vs {list(kt.shape)})"
         t_type, k_type = g.type_names.get(t.type), g.type_names.get(kt.type)
         if t_type == "INT32":
@@ -222,6 +222,25 @@ def _plan_member(g: _Graph, kt: Any, m_tensors: list[tuple[int, int]], relation:
 
 def _copy_quant(q: Any) -> Any:
     return copy.deepcopy(q)
+
+
+def _same_values_layout(kt: Any, shape: list[int]) -> bool:
+    """A tensor of `shape` can view K's buffer: equal once size-1 axes are dropped ([1, E, H] vs [E, H])."""
+    return [d for d in kt.shape if d != 1] == [d for d in shape if d != 1]
+
+
+def _quant_for_shape(kt: Any, shape: list[int]) -> Any:
+    """K's quantization for a tensor of `shape` (see _same_values_layout): the per-channel axis moves
+    with the size-1 axes."""
+    k_shape = list(kt.shape)
+    q = _copy_quant(kt.quantization)
+    if q is None or _qaxis(kt) is None or k_shape == shape:
+        return q
+    k_axis = int(kt.quantization.quantizedDimension)
+    nth = sum(1 for d in k_shape[:k_axis] if d != 1)  # which non-1 axis carries the channels
+    big = [i for i, d in enumerate(shape) if d != 1]
+    q.quantizedDimension = big[nth]
+    return q
 
 
 def _apply_member(
@@ -258,10 +277,10 @@ def _apply_member(
             # The float consumers now read the shared integer copy through a DEQUANTIZE.
             q = s.TensorT()
             q.name = (tname + "/shared").encode()
-            q.shape = list(kt.shape)
+            q.shape = list(t.shape)  # DEQUANTIZE keeps the shape; the buffer is shapeless
             q.type = kt.type
             q.buffer = kb
-            q.quantization = _copy_quant(kt.quantization)
+            q.quantization = _quant_for_shape(kt, list(t.shape))
             sg.tensors.append(q)
             qi = len(sg.tensors) - 1
             t.buffer = g.new_buffer()
@@ -276,7 +295,7 @@ def _apply_member(
         old_scales = _scales(t)
         t.type = kt.type
         t.buffer = kb
-        t.quantization = _copy_quant(kt.quantization)
+        t.quantization = _quant_for_shape(kt, list(t.shape))
         notes.append(f"{tname}: reads the kept copy with its quantization ({_qtext(kt)})")
         for oi, slot in uses:
             op = sg.operators[oi]
@@ -440,6 +459,55 @@ def _unify_bias_group(g: _Graph, members: list[Any], data_of: Any) -> tuple[list
     return notes, None
 
 
+def _zero_point(t: Any) -> int:
+    q = t.quantization
+    return int(q.zeroPoint[0]) if q is not None and q.zeroPoint else 0
+
+
+def _wants_symmetric(g: _Graph, kt: Any, members: list[Any]) -> bool:
+    """A per-tensor kept copy with a non-zero zero point (a GATHER table in a full-integer model takes
+    the activation's asymmetric parameters) that some op reads as a weight: XNNPACK delegates int8
+    weights only when they are symmetric, so such a copy would run on the slower builtin kernel."""
+    sc = _scales(kt)
+    if sc is None or sc.size != 1 or _zero_point(kt) == 0:
+        return False
+    for w in members:
+        for si, ti in g.tensors_of_buffer(int(w.ref)):
+            sg = g.model.subgraphs[si]
+            if any((g.opname(sg.operators[oi]), slot) in _WEIGHT_AXIS for oi, slot in g.uses(sg, ti)):
+                return True
+    return False
+
+
+def _symmetric_copy(g: _Graph, kb: int, kt: Any, members: list[Any], prepared: dict[int, Any]) -> tuple[int, str]:
+    """Requantize the group's most precise copy to symmetric per-tensor int8 (zero point 0) in a new
+    buffer, and make every tensor of the kept buffer read it; GATHER outputs take the new scale."""
+    from .matching import _deq
+
+    src = max(members, key=lambda w: (w.is_float, w.quant is not None and w.quant.scale.size > 1, w.nbytes))
+    p = prepared[id(src)]
+    real = _deq(p.raw, p.scale, p.zero).reshape(tuple(kt.shape))
+    scale = float(np.max(np.abs(real))) / 127.0 or 1.0
+    q = np.clip(np.round(real / scale), -127, 127).astype(np.int8)
+    nb = g.new_buffer()
+    g.extra_data[nb] = q.tobytes()  # type: ignore[attr-defined]
+    qp = g.s.QuantizationParametersT()
+    qp.scale, qp.zeroPoint, qp.quantizedDimension = [scale], [0], 0
+    for si, ti in g.tensors_of_buffer(kb):
+        sg = g.model.subgraphs[si]
+        t = sg.tensors[ti]
+        t.buffer, t.quantization = nb, _copy_quant(qp)
+        for oi, slot in g.uses(sg, ti):
+            op = sg.operators[oi]
+            if g.opname(op) == "GATHER" and slot == 0 and op.outputs:
+                out = sg.tensors[op.outputs[0]]
+                if _scales(out) is not None:
+                    out.quantization = _copy_quant(qp)
+    kt.buffer, kt.quantization = nb, _copy_quant(qp)
+    return nb, (f"kept copy requantized to symmetric per-tensor int8 (scale {scale:.3g}, zero point 0) "
+                "from the most precise copy, so that int8 weight readers (XNNPACK) take it")
+
+
 def _compact(g: _Graph) -> dict[int, int]:
     """Drop tensors nothing reads or writes and buffers no tensor uses; returns old->new buffer ids."""
     m = g.model
@@ -538,6 +606,9 @@ def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group], unify_biases: bool = 
             continue
         _, k, kt, outcome = best
         kb = int(k.ref)
+        if _wants_symmetric(g, kt, members):
+            kb, note = _symmetric_copy(g, kb, kt, members, prepared)
+            plan.merged.append(MergedCopy(gi, "requantized", k.name, f"{k.name} (requantized in place)", 0, [note]))
         for m, rel, _perm, why in outcome:
             if why is not None:
                 plan.skipped.append(SkippedCopy(gi, m.name, m.nbytes, why))

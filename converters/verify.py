@@ -5,12 +5,12 @@ Runs without TensorFlow or Keras (unless `model=` is given, to map Keras variabl
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import InvalidInputError
+from .jsonsafe import finite
 from .matching import Group, find_groups
 from .source import Source, open_source, sniff_format
 from .weights import StoredWeight
@@ -95,18 +95,7 @@ class VerifyReport:
         d = asdict(self)
         d["ok"] = self.ok
         d["weight_to_floor"] = round(self.ratio, 4)
-        return _finite(d)
-
-
-def _finite(x: Any) -> Any:
-    """JSON has no NaN: replace it with None."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_finite(v) for v in x]
-    return x
+        return finite(d)
 
 
 def _quant_text(w: StoredWeight) -> str | None:

@@ -135,22 +135,29 @@ def count_uses(model: Any) -> dict[int, int]:
     from keras.src.layers.layer import Layer
 
     specs = input_specs(model)
-    frames: list[set[int]] = [set()]
+    # One frame per active layer call: the variables it reads, and how many times its traced body runs
+    # per call (a layer that loops over a sublayer in a while loop, like Repeat(mode="loop"), declares
+    # `traced_repeats`; the trace sees its body once).
+    frames: list[tuple[set[int], int]] = [(set(), 1)]
     counts: dict[int, int] = {}
     orig_value = kv.Variable.value
     orig_call = Layer.__call__
 
     def value(self: Any) -> Any:
-        frames[-1].add(id(self))
+        frames[-1][0].add(id(self))
         return orig_value.fget(self)
 
     def layer_call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        frames.append(set())
+        frames.append((set(), int(getattr(self, "traced_repeats", 1) or 1)))
         try:
             return orig_call(self, *args, **kwargs)
         finally:
-            for vid in frames.pop():
-                counts[vid] = counts.get(vid, 0) + 1
+            reads, _ = frames.pop()
+            times = 1
+            for _, repeats in frames:
+                times *= repeats
+            for vid in reads:
+                counts[vid] = counts.get(vid, 0) + times
 
     tf_specs = [tf.TensorSpec(shape, dtype) for _, shape, dtype in specs]
     kv.Variable.value = property(value)
@@ -160,7 +167,7 @@ def count_uses(model: Any) -> dict[int, int]:
     finally:
         kv.Variable.value = orig_value
         Layer.__call__ = orig_call
-    for vid in frames[0]:  # reads outside any layer call
+    for vid in frames[0][0]:  # reads outside any layer call
         counts[vid] = counts.get(vid, 0) + 1
     return counts
 

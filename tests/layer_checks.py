@@ -1,7 +1,9 @@
 """The one shared layer test (DESIGN.md, convention 6). Every edgeshare layer test calls
 `run_layer_test`, which checks, in order:
 
-1. the config round trip: `from_config(get_config())` gives the same config;
+1. the config round trip: `from_config(get_config())` gives the same config, and so does a trip through
+   `serialize_keras_object`, JSON text and `deserialize_keras_object` (which covers layer-instance
+   arguments stored in the config);
 2. a symbolic call (KerasTensor) and an eager call, against `compute_output_shape`;
 3. sharing, three ways (convention 4): the trainable-weight count, `count_params()` against a formula
    the test writes out, and `check_sharing(layer)` asserting identity with `is`;
@@ -12,6 +14,8 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -40,8 +44,13 @@ def run_layer_test(
     atol: float = 1e-6,
     train: bool = True,
     input_dtypes: Sequence[str] | None = None,
+    unpack_inputs: bool = False,
 ) -> Any:
     """Run the shared checks on a fresh layer from `make_layer()` with `inputs` (array or list).
+
+    A list of inputs is passed as one argument (`layer([a, b])`), or with `unpack_inputs=True` as positional
+    arguments (`layer(a, b)`, e.g. an attention layer's query and value); `compute_output_shape` gets the
+    shapes the same way, plus those `call_kwargs` its signature names (e.g. `reverse`).
 
     Returns the built layer, so the test can add its own numerics checks.
     """
@@ -57,16 +66,29 @@ def run_layer_test(
     config = layer.get_config()
     clone = layer.__class__.from_config(config)
     assert clone.get_config() == config, "from_config(get_config()) changed the config"
+    serialized = keras.saving.serialize_keras_object(layer)
+    rebuilt = keras.saving.deserialize_keras_object(json.loads(json.dumps(serialized)))
+    assert type(rebuilt) is type(layer), f"deserialized a {type(rebuilt).__name__}, not a {type(layer).__name__}"
+    assert keras.saving.serialize_keras_object(rebuilt) == serialized, "the JSON serialization round trip changed it"
+
+    def apply(target: Any, xs: list[Any]) -> Any:
+        if multi and unpack_inputs:
+            return target(*xs, **call_kwargs)
+        return target(xs if multi else xs[0], **call_kwargs)
 
     # 2. symbolic, then eager
     sym_in = [keras.Input(a.shape[1:], batch_size=None, dtype=d) for a, d in zip(arrays, dtypes)]
-    sym_out = layer(sym_in if multi else sym_in[0], **call_kwargs)
-    eager_out = layer(arrays if multi else arrays[0], **call_kwargs)
+    sym_out = apply(layer, sym_in)
+    eager_out = apply(layer, arrays)
     for s, e in zip(_as_list(sym_out), _as_list(eager_out)):
         assert _shape_of(s)[1:] == tuple(e.shape)[1:], f"symbolic {_shape_of(s)} vs eager {tuple(e.shape)}"
-    expected_shape = layer.compute_output_shape(
-        [tuple(a.shape) for a in arrays] if multi else tuple(arrays[0].shape)
-    )
+    shape_params = inspect.signature(layer.compute_output_shape).parameters
+    shape_kwargs = {k: v for k, v in call_kwargs.items() if k in shape_params}
+    shapes = [tuple(a.shape) for a in arrays]
+    if multi and unpack_inputs:
+        expected_shape = layer.compute_output_shape(*shapes, **shape_kwargs)
+    else:
+        expected_shape = layer.compute_output_shape(shapes if multi else shapes[0], **shape_kwargs)
     got = [tuple(e.shape) for e in _as_list(eager_out)]
     if isinstance(expected_shape, dict):
         assert list(expected_shape) == list(eager_out), "compute_output_shape and the call name different outputs"
@@ -84,7 +106,7 @@ def run_layer_test(
         check_sharing(layer)
 
     # 4. .keras save and reload inside a functional model
-    model = keras.Model(sym_in if multi else sym_in[0], layer(sym_in if multi else sym_in[0], **call_kwargs))
+    model = keras.Model(sym_in if multi else sym_in[0], apply(layer, sym_in))
     before = [np.asarray(y) for y in _as_list(model(arrays if multi else arrays[0]))]
     path = str(tmp_path / f"{layer.name}.keras")
     model.save(path)

@@ -58,3 +58,18 @@ def test_inspect_rejects_a_file_that_is_not_a_model(tmp_path):
     bad.write_text("not a zip")
     with pytest.raises(InvalidInputError, match=r"not a \.keras archive"):
         inspect(str(bad))
+
+
+@pytest.mark.parametrize("mode", ["unrolled", "loop"])
+def test_repeat_counts_every_application_in_either_mode(mode):
+    import keras
+
+    from edgeshare.layers import Repeat
+
+    x_in = keras.Input((6,))
+    dense = keras.layers.Dense(6, activation="tanh", name="folded")
+    model = keras.Model(x_in, Repeat(dense, 4, mode=mode, name="repeat")(x_in))
+    rep = inspect(model)
+    assert rep.unique_params == 6 * 6 + 6
+    assert rep.params_per_use == 4 * (6 * 6 + 6)  # the while loop's body is traced once, applied 4 times
+    assert sorted((s.path.split("/")[-1], s.uses) for s in rep.shared) == [("bias", 4), ("kernel", 4)]

@@ -8,25 +8,15 @@ build/bench_history.jsonl), so runs from different days, devices and builds comp
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from edgeshare.bench.names import DEFAULT_HISTORY
 from edgeshare.converters.errors import InvalidInputError
+from edgeshare.converters.jsonsafe import finite
 
 __all__ = ["DEFAULT_HISTORY", "append_history", "load_results"]
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
 
 
 def append_history(path: str, results: Iterable[dict[str, Any]]) -> int:
@@ -37,7 +27,7 @@ def append_history(path: str, results: Iterable[dict[str, Any]]) -> int:
     n = 0
     with open(path, "a") as fh:
         for r in results:
-            fh.write(json.dumps(_clean(r), separators=(",", ":")) + "\n")
+            fh.write(json.dumps(finite(r), separators=(",", ":")) + "\n")
             n += 1
     return n
 

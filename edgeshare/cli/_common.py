@@ -13,6 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from edgeshare.converters.jsonsafe import finite
+
 out = Console(highlight=False, soft_wrap=False, width=140 if not sys.stdout.isatty() else None)
 err = Console(stderr=True, highlight=False)
 
@@ -28,21 +30,11 @@ def add_json_flag(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _clean(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
-
-
 def emit_json(target: str | None, payload: Any) -> None:
     """Write JSON to stdout ("-") or to a file."""
     if target is None:
         return
-    text = json.dumps(_clean(payload), indent=2)
+    text = json.dumps(finite(payload), indent=2)
     if target == "-":
         sys.stdout.write(text + "\n")
         sys.stdout.flush()

@@ -131,5 +131,12 @@ def test_onnxruntime_dynamic_quantization_becomes_qgemm(stock_tied_onnx, tmp_pat
     out = str(tmp_path / "q_fixed.onnx")
     rep = repair(q, out)
     assert rep.ok, (rep.skipped, rep.numerics)
-    assert "QGemm" in {n.op_type for n in onnx.load(out).graph.node}
+    fixed = onnx.load(out)
+    qgemm = [n for n in fixed.graph.node if n.op_type == "QGemm"]
+    assert len(qgemm) == 1
+    inits = {t.name: t for t in fixed.graph.initializer}
+    b = inits[qgemm[0].input[3]]
+    # the kept table is the symmetric int8 copy (onnxruntime's fast int8 GEMM path), not the uint8 one
+    assert b.data_type == TensorProto.INT8
+    assert int(numpy_helper.to_array(inits[qgemm[0].input[5]])) == 0
     assert rep.numerics.cosine_similarity >= 0.999

@@ -142,3 +142,24 @@ def test_full_int8_bias_is_requantized_with_the_kept_weight(biased_tied_lm, tmp_
     assert any("int32 bias requantized" in n for n in notes), notes
     assert rep.numerics.cosine_similarity >= 0.99
     assert rep.weight_bytes < raw.weight_bytes - 300 * 32 + 1  # the int8 table once (a new bias added)
+
+
+def test_stock_int8_tied_table_becomes_symmetric_for_its_fully_connected_reader(stock_tied, tmp_path):
+    """In a full-integer model the GATHER table carries the activation's asymmetric zero point; read as
+    FULLY_CONNECTED weights it would lose XNNPACK (which takes symmetric int8 weights only), so the kept
+    copy is requantized to zero point 0 from the most precise (per-channel) copy."""
+    from edgeshare.converters.source import open_source
+    from edgeshare.converters.tflite_file import read_tflite
+
+    out = str(tmp_path / "fixed.tflite")
+    rep = repair(stock_tied["int8"], out)
+    assert rep.ok and rep.duplicate_bytes_after == 0
+    assert any("symmetric per-tensor int8" in n for m in rep.merged for n in m.rewrites)
+    with open_source(out) as s:
+        tfl = read_tflite(s)
+        for sg in tfl.subgraphs:
+            for op in sg.operators:
+                if op.opcode in ("FULLY_CONNECTED", "GATHER"):
+                    w = sg.tensors[op.inputs[1] if op.opcode == "FULLY_CONNECTED" else op.inputs[0]]
+                    if w.quant is not None and w.dtype == "int8":
+                        assert int(w.quant.zero_point.reshape(-1)[0]) == 0, (op.opcode, w.name)
