@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from edgeshare.layers._shared_sublayer import shared_sublayer_from_config
+from edgeshare.layers._shared_sublayer import sublayer_from_config
 from edgeshare.layers.conv.filter_bank import FilterBank, normalize_kernel_size
 
 MIXINGS = ("hard", "soft")
@@ -173,4 +173,4 @@ class BankConv2D(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**{**config, "bank": shared_sublayer_from_config(config["bank"])})
+        return cls(**{**config, "bank": sublayer_from_config(config["bank"])})

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from edgeshare.layers._shared_sublayer import shared_sublayer_from_config
+from edgeshare.layers._shared_sublayer import sublayer_from_config
 from edgeshare.layers.conv.filter_bank import normalize_kernel_size
 from edgeshare.layers.factorized.cp_factors import CPFactors, check_positive_int, fresh_initializer
 
@@ -73,7 +73,7 @@ class CPConv2D(keras.layers.Layer):
         super().__init__(**kwargs)
         check_positive_int(filters, "filters")
         check_positive_int(rank, "rank")
-        factors = shared_sublayer_from_config(factors)
+        factors = sublayer_from_config(factors)
         if factors is not None and not isinstance(factors, CPFactors):
             raise TypeError(f"`factors` must be a CPFactors or None. Received: factors={factors!r}")
         if factors is not None and (factors.filters, factors.rank) != (filters, rank):

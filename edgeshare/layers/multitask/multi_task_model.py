@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from edgeshare.layers._shared_sublayer import shared_sublayer_from_config
+from edgeshare.layers._shared_sublayer import sublayer_from_config
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -53,12 +53,12 @@ class MultiTaskModel(keras.Model):
 
     def __init__(self, encoder, heads, shared_heads=None, **kwargs):
         super().__init__(**kwargs)
-        encoder = shared_sublayer_from_config(encoder)
+        encoder = sublayer_from_config(encoder)
         if not isinstance(encoder, keras.layers.Layer):
             raise TypeError(f"`encoder` must be a Keras layer or model. Received: encoder={encoder!r}")
         if not isinstance(heads, dict) or not heads:
             raise ValueError(f"`heads` must be a non-empty dict of task name to layer. Received: heads={heads!r}")
-        heads = {task: shared_sublayer_from_config(head) for task, head in heads.items()}
+        heads = {task: sublayer_from_config(head) for task, head in heads.items()}
         for task, head in heads.items():
             if not isinstance(task, str) or not task.isidentifier():
                 raise ValueError(f"Task names must be Python identifiers. Received: task={task!r}")
@@ -83,11 +83,11 @@ class MultiTaskModel(keras.Model):
         if value is None:
             return {}
         if isinstance(value, dict) and set(value) == {"layers", "tasks"} and isinstance(value["layers"], list):
-            layers = [shared_sublayer_from_config(layer) for layer in value["layers"]]
+            layers = [sublayer_from_config(layer) for layer in value["layers"]]
             return {task: layers[i] for task, i in value["tasks"].items()}
         if not isinstance(value, dict):
             raise ValueError(f"`shared_heads` must be a dict of task name to layer. Received: shared_heads={value!r}")
-        return {task: shared_sublayer_from_config(layer) for task, layer in value.items()}
+        return {task: sublayer_from_config(layer) for task, layer in value.items()}
 
     @property
     def tasks(self):
