@@ -375,8 +375,20 @@ def _unify_bias_group(g: _Graph, members: list[Any], data_of: Any) -> tuple[list
     bias and adds one shared int8 bias after the op (an ADD, which rescales its inputs): the op's output
     range widens by the bias's range so that nothing clips, and the ADD writes the original output
     tensor with its original scale. Ops with a fused activation are left alone: the activation needs
-    the bias before it."""
+    the bias before it.
+
+    int8 members of the group (bias constants the converter already adds with an ADD, as in unrolled
+    LSTM cells) become the shared bias themselves; every ADD rescales, so they may take its scale."""
     s = g.s
+    added = [w for w in members if w.dtype == "int8"]
+    for w in added:
+        for si, ti in g.tensors_of_buffer(int(w.ref)):
+            sg = g.model.subgraphs[si]
+            if _qaxis(sg.tensors[ti]) is not None or _scales(sg.tensors[ti]) is None:
+                return [], "an int8 copy is not per-tensor quantized"
+            if any(g.opname(sg.operators[oi]) != "ADD" for oi, _ in g.uses(sg, ti)):
+                return [], "an int8 copy is read by ops other than ADD"
+    members = [w for w in members if w.dtype == "int32"]
     calls: list[tuple[int, Any]] = []
     for w in members:
         for si, ti in g.tensors_of_buffer(int(w.ref)):
@@ -389,10 +401,8 @@ def _unify_bias_group(g: _Graph, members: list[Any], data_of: Any) -> tuple[list
                 calls.append((si, op))
     if len(calls) < 2:
         return [], "the int32 copies are not the biases of several calls"
-    weight_bufs = set()
     for si, op in calls:
         sg = g.model.subgraphs[si]
-        weight_bufs.add(sg.tensors[op.inputs[1]].buffer)
         opt = op.builtinOptions
         if opt is not None and getattr(opt, "fusedActivationFunction", None):
             return [], f"{g.opname(op)} has a fused activation, which needs the bias before it"
@@ -400,8 +410,6 @@ def _unify_bias_group(g: _Graph, members: list[Any], data_of: Any) -> tuple[list
         ys = _scales(y)
         if ys is None or ys.size != 1 or g.type_names.get(y.type) != "INT8":
             return [], "an output is not per-tensor int8"
-    if len(weight_bufs) != 1:
-        return [], "the biases belong to ops with different weights"
     best = None
     for si, op in calls:
         bias = g.model.subgraphs[si].tensors[op.inputs[_BIAS_SLOT[g.opname(op)]]]
@@ -414,10 +422,21 @@ def _unify_bias_group(g: _Graph, members: list[Any], data_of: Any) -> tuple[list
     if best is None:
         return [], "no bias found"
     real = best[1] * best[0]
-    b_scale = float(np.max(np.abs(real))) / 127.0 or 1.0
-    q = np.clip(np.round(real / b_scale), -127, 127).astype(np.int8)
-    buf = g.new_buffer()
-    g.extra_data[buf] = q.tobytes()  # type: ignore[attr-defined]
+    if added:  # an int8 copy the graph already adds: it is the shared bias
+        si0, ti0 = g.tensors_of_buffer(int(added[0].ref))[0]
+        t0 = g.model.subgraphs[si0].tensors[ti0]
+        buf, b_scale = int(t0.buffer), float(t0.quantization.scale[0])
+        b_zero = _zero_point(t0)
+        for w in added[1:]:
+            for si, ti in g.tensors_of_buffer(int(w.ref)):
+                t = g.model.subgraphs[si].tensors[ti]
+                t.buffer, t.quantization = buf, _copy_quant(t0.quantization)
+    else:
+        b_scale = float(np.max(np.abs(real))) / 127.0 or 1.0
+        b_zero = 0
+        q = np.clip(np.round(real / b_scale), -127, 127).astype(np.int8)
+        buf = g.new_buffer()
+        g.extra_data[buf] = q.tobytes()  # type: ignore[attr-defined]
     add_code = g.opcode("ADD", 2)
     bias_tensor: dict[int, int] = {}
     b_lo, b_hi = float(min(0.0, real.min())), float(max(0.0, real.max()))
@@ -429,7 +448,7 @@ def _unify_bias_group(g: _Graph, members: list[Any], data_of: Any) -> tuple[list
             nb.name = "shared_bias_int8"
             nb.shape, nb.type, nb.buffer = [int(real.size)], s.TensorType.INT8, buf
             qp = s.QuantizationParametersT()
-            qp.scale, qp.zeroPoint = [b_scale], [0]
+            qp.scale, qp.zeroPoint = [b_scale], [b_zero]
             nb.quantization = qp
             sg.tensors.append(nb)
             bias_tensor[si] = len(sg.tensors) - 1
@@ -569,7 +588,7 @@ def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group], unify_biases: bool = 
     for gi in order:
         group = groups[gi]
         members = [m.weight for m in group.members]
-        if all(w.dtype == "int32" for w in members):
+        if all(w.dtype in ("int32", "int8") for w in members) and any(w.dtype == "int32" for w in members):
             if unify_biases:
                 notes, why = _unify_bias_group(g, members, data_of)
             else:
@@ -644,4 +663,5 @@ def rewrite_tflite(
             raise InvalidInputError(f"cannot write the repaired model: {exc}", src.label) from exc
         return data, plan
     finally:
-        src.close()
+        if parsed is None:  # a source handed in belongs to the caller, who may rewrite it again
+            src.close()
