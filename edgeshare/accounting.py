@@ -4,7 +4,9 @@ Parameters are counted per use (every call of a shared layer counts again) and o
 variable. Uses are counted by tracing the model once with TensorFlow and recording, for each layer
 call, the set of variables it reads. A layer called three times counts its kernel three times; a
 variable read by several layers (a shared basis, a tied embedding) counts once per reading call.
-Time steps inside one RNN call count once: that temporal sharing is intrinsic to the layer.
+An RNN's time steps count as the trace sees them: once per layer call when the steps run in a symbolic
+loop (`unroll=False`), once per step when the layer is unrolled (`unroll=True` calls the cell per
+step). A layer that applies a sublayer inside a while loop declares `traced_repeats` (see `Repeat`).
 """
 
 from __future__ import annotations

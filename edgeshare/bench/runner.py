@@ -69,8 +69,8 @@ def _progress(done: int, total: int) -> None:
 RUNNER_DELEGATES = {"tflite": ("xnnpack", "cpu"), "onnx": ("cpu",)}
 
 
-def bench_tflite(path: str, threads: int | None, warmup: int, runs: int, delegate: str = "xnnpack"
-                 ) -> dict[str, Any]:
+def bench_tflite(path: str, threads: int | None, warmup: int, runs: int, delegate: str = "xnnpack",
+                 signature: str | None = None) -> dict[str, Any]:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     rng = np.random.default_rng(0)
@@ -84,14 +84,42 @@ def bench_tflite(path: str, threads: int | None, warmup: int, runs: int, delegat
     interp = Interpreter(**kwargs)
     interp.allocate_tensors()
     init_ms = (time.perf_counter_ns() - t0) / 1e6
-    for d in interp.get_input_details():
-        interp.set_tensor(d["index"], _fill(d["shape"], d["dtype"], rng))
-    invoke = interp.invoke
+    key = pick_signature(interp.get_signature_list() or {}, signature)
+    if key is None:
+        for d in interp.get_input_details():
+            interp.set_tensor(d["index"], _fill(d["shape"], d["dtype"], rng))
+        invoke = interp.invoke
+    else:
+        # A multi-signature file (one signature per task, plus "all"): time the chosen signature's
+        # subgraph. The first call sets its inputs; the loop then invokes that subgraph alone, as
+        # interp.invoke() does for the primary one.
+        sig = interp.get_signature_runner(key)
+        sig(**{n: _fill(d["shape"], d["dtype"], rng) for n, d in sig.get_input_details().items()})
+        wrapper, index = sig._interpreter_wrapper, sig._subgraph_index
+
+        def invoke() -> None:
+            wrapper.Invoke(index)
+
     t0 = time.perf_counter_ns()
     invoke()
     first_ms = (time.perf_counter_ns() - t0) / 1e6
     detail = "LiteRT built-in kernels" if delegate == "cpu" else "XNNPACK (LiteRT default CPU)"
-    return _loop(invoke, warmup, runs, init_ms, first_ms, base, "litert", delegate, detail)
+    res = _loop(invoke, warmup, runs, init_ms, first_ms, base, "litert", delegate, detail)
+    res["signature"] = key
+    return res
+
+
+def pick_signature(signatures: dict[str, Any], wanted: str | None = None) -> str | None:
+    """The signature to time: `wanted`, else "all" (the multi-task signature), else the only one; None
+    means the primary subgraph (what interp.invoke() runs)."""
+    if wanted is not None:
+        if wanted not in signatures:
+            raise ValueError(f"no signature {wanted!r}; the model has {sorted(signatures)}. "
+                             f"Received: signature={wanted}")
+        return wanted
+    if len(signatures) > 1 and "all" in signatures:
+        return "all"
+    return None
 
 
 def bench_onnx(path: str, threads: int | None, warmup: int, runs: int) -> dict[str, Any]:
@@ -157,8 +185,8 @@ def _loop(invoke: Any, warmup: int, runs: int, init_ms: float, first_ms: float, 
     }
 
 
-def run(path: str, threads: int | None = None, warmup: int = 10, runs: int = 100, delegate: str | None = None
-        ) -> dict[str, Any]:
+def run(path: str, threads: int | None = None, warmup: int = 10, runs: int = 100, delegate: str | None = None,
+        signature: str | None = None) -> dict[str, Any]:
     with open(path, "rb") as fh:
         head = fh.read(8)
     fmt = "tflite" if head[4:8] == b"TFL3" else "onnx"
@@ -167,7 +195,7 @@ def run(path: str, threads: int | None = None, warmup: int = 10, runs: int = 100
         raise ValueError(f"the {fmt} runner offers delegate(s) {', '.join(RUNNER_DELEGATES[fmt])}. "
                          f"Received: delegate={delegate}")
     if fmt == "tflite":
-        res = bench_tflite(path, threads, warmup, runs, delegate)
+        res = bench_tflite(path, threads, warmup, runs, delegate, signature)
     else:
         res = bench_onnx(path, threads, warmup, runs)
     res.update(
@@ -190,11 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--delegate", default=None, help="xnnpack or cpu for .tflite; cpu for .onnx")
+    ap.add_argument("--signature", default=None,
+                    help="the .tflite signature to time (default: 'all' in a multi-task file, else the primary one)")
     ap.add_argument("--out", default=None, help="also write the JSON result to this file")
     a = ap.parse_args(argv)
     code = 0
     try:
-        res = run(a.model, a.threads, a.warmup, a.runs, a.delegate)
+        res = run(a.model, a.threads, a.warmup, a.runs, a.delegate, a.signature)
     except Exception as exc:  # reported to the parent as one JSON line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         res, code = {"error": f"{type(exc).__name__}: {first}"}, 2

@@ -25,6 +25,14 @@ def add_parser(sub: Any) -> None:
                    help="representative inputs for int8 and the numerics check (np.savez; keys = input names)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     p.add_argument("-o", "--output", required=True, help="the artifact to write")
+    p.add_argument("--bank-export", choices=("materialize", "runtime", "runtime_kernel"), default="materialize",
+                   help="how soft BankConv2D layers are stored: one kernel per layer (materialize), the templates "
+                   "once and the mix at inference (runtime), or the templates once as one buffer (runtime_kernel)")
+    p.add_argument("--lower-grouped-conv", action="store_true",
+                   help="write grouped Conv2D as split / conv / concat, for runtimes without grouped convolution")
+    p.add_argument("--signatures", choices=("tasks",), default=None,
+                   help="tasks: one signature per model output plus 'all' (multi-task models; ONNX writes one "
+                   "file with every output and one pruned file per task)")
     p.add_argument("--no-repair", action="store_true",
                    help="keep the converter's output as it is (to compare with the repaired file)")
     p.add_argument("--plot", metavar="PNG", help="write a bar chart of bytes per weight, duplicates marked")
@@ -35,6 +43,9 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from edgeshare.converters import export as ex
 
+    options = {"bank_export": args.bank_export, "lower_grouped_conv": args.lower_grouped_conv,
+               "signatures": args.signatures}
+
     with progress_bar(f"exporting {args.model}") as (prog, task):
 
         def say(stage: str) -> None:
@@ -42,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
 
         if args.format == "tflite":
             rep = ex.export_tflite(args.model, args.output, args.quantize, calibration=args.calibration,
-                                   repair=not args.no_repair, progress=say)
+                                   repair=not args.no_repair, progress=say, **options)
         else:
             rep = ex.export_onnx(args.model, args.output, args.quantize, calibration=args.calibration,
-                                 opset=args.opset, repair=not args.no_repair, progress=say)
+                                 opset=args.opset, repair=not args.no_repair, progress=say, **options)
     d = rep.to_dict()
     if human(args):
         from edgeshare.cli.render import print_verify
