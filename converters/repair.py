@@ -205,11 +205,20 @@ def repair(
                                     groups=groups, parsed=parsed)
         repaired: Any = data if data is not None else target
         if check and plan.unified_biases:
-            # Sharing an int8 layer's biases changes its arithmetic: keep it only within tolerance.
-            trial = _numerics(fmt, source, repaired, True, samples)
-            if not trial.passed:
-                data, plan = rewrite_tflite(source, target, layout=layout, min_elements=min_elements,
-                                            groups=groups, parsed=parsed, unify_biases=False)
+            # Sharing an int8 layer's biases changes its arithmetic: keep it only within tolerance, all
+            # groups at once if they fit, else the groups that fit one by one (and then together).
+            def attempt(which: bool | set[int]) -> tuple[Any, Any, bool]:
+                d, pl = rewrite_tflite(source, target, layout=layout, min_elements=min_elements,
+                                       groups=groups, parsed=parsed, unify_biases=which)
+                out = d if d is not None else target
+                ok = not pl.unified_biases or _numerics(fmt, source, out, True, samples).passed
+                return d, pl, ok
+
+            if not _numerics(fmt, source, repaired, True, samples).passed:
+                fitting = {gi for gi in sorted(plan.bias_groups) if attempt({gi})[2]}
+                data, plan, ok = attempt(fitting) if fitting else attempt(False)
+                if not ok:
+                    data, plan, _ = attempt(False)
                 repaired = data if data is not None else target
         merged, skipped, requantized = plan.merged, plan.skipped, plan.requantized
     else:

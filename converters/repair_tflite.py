@@ -64,7 +64,12 @@ class TFLitePlan:
 
     @property
     def unified_biases(self) -> bool:
-        return any("share one int8 bias" in n for m in self.merged for n in m.rewrites)
+        return bool(self.bias_groups)
+
+    @property
+    def bias_groups(self) -> set[int]:
+        """The groups whose int32 biases were shared as one int8 bias."""
+        return {m.group for m in self.merged for n in m.rewrites if "share one int8 bias" in n}
 
 
 # Weight input slots, and the per-channel axis each op accepts there (None: per-tensor only).
@@ -570,7 +575,10 @@ def _compact(g: _Graph) -> dict[int, int]:
     return bmap
 
 
-def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group], unify_biases: bool = True) -> tuple[_Graph, TFLitePlan, Any]:
+def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group], unify_biases: bool | set[int] = True
+                     ) -> tuple[_Graph, TFLitePlan, Any]:
+    """`unify_biases`: share the int32 biases of a shared int8 layer (True), of the listed groups only
+    (a set of group indices), or of none (False)."""
     """Choose a kept copy per group, rewrite the model, and return it with a data lookup."""
     g = _Graph(tfl.source.data)
     g.extra_data = {}  # type: ignore[attr-defined]
@@ -589,7 +597,7 @@ def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group], unify_biases: bool = 
         group = groups[gi]
         members = [m.weight for m in group.members]
         if all(w.dtype in ("int32", "int8") for w in members) and any(w.dtype == "int32" for w in members):
-            if unify_biases:
+            if unify_biases is True or (isinstance(unify_biases, set) and gi in unify_biases):
                 notes, why = _unify_bias_group(g, members, data_of)
             else:
                 notes, why = [], "int32 biases of a shared int8 layer: sharing them cost more accuracy than allowed"
@@ -639,7 +647,7 @@ def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group], unify_biases: bool = 
 
 def rewrite_tflite(
     source: Source, out: str | None = None, *, layout: str = "auto", min_elements: int = 16,
-    groups: list[Group] | None = None, parsed: TFLiteFile | None = None, unify_biases: bool = True,
+    groups: list[Group] | None = None, parsed: TFLiteFile | None = None, unify_biases: bool | set[int] = True,
 ) -> tuple[bytes | None, TFLitePlan]:
     """Merge duplicate weights of a .tflite. Returns (bytes or None when written to `out`, the plan).
 

@@ -113,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
                 if rep.numerics is not None and not rep.numerics.passed:
                     failed += 1
                 if rep.duplicate_bytes and not args.no_repair:
-                    failed += 1
+                    reasons = sorted({s["reason"] for s in (rep.repair or {}).get("skipped", [])})
+                    row["left_duplicates_because"] = reasons
                 if not args.no_bench:
                     b = bench_host(path, warmup=5, runs=args.runs)
                     row["p50_ms"] = b["p50_ms"]
@@ -141,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
         off = sum(1 for r in rows if r["numerics_ok"] is False)
         out.print(f"{len(rows)} files; {dups} with duplicate weights; {off} with numerics outside tolerance. "
                   f"Per-file reports: {args.out}/<model>/<file>.report.json")
+        for r in rows:
+            for why in r.get("left_duplicates_because", []):
+                out.print(f"[yellow]{r['artifact']}[/]: copies left by the repair: {why}")
     summary = {"out": args.out, "rows": rows}
     emit_json(args.json, summary)
     emit_json(os.path.join(args.out, "summary.json"), summary)
