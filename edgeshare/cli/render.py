@@ -41,11 +41,11 @@ def print_verify(rep: Any, title: str | None = None) -> None:
     else:
         out.print("[green]no duplicates: every weight is stored once[/]")
     if d.get("largest"):
-        t = Table(title="where the bytes go (largest stored weights)", title_justify="left")
+        t = Table(title="where the bytes go (largest stored weights; all of them in --json)", title_justify="left")
         for c in ("tensor", "shape", "dtype", "bytes", "share", "group", "consumed by", "keras variable"):
             t.add_column(c, overflow="fold")
         total = max(1, d["weight_bytes"])
-        for w in d["largest"]:
+        for w in d["largest"][:8]:
             t.add_row(
                 w["name"],
                 "x".join(map(str, w["shape"])),
@@ -58,11 +58,15 @@ def print_verify(rep: Any, title: str | None = None) -> None:
             )
         out.print(t)
     variables = d.get("variables")
-    if variables:
-        t = Table(title="Keras variables and the stored weights that carry them", title_justify="left")
+    shown = [v for v in variables or [] if v["uses"] > 1 or v["flagged"]]
+    if variables and not shown:
+        out.print(f"{len(variables)} Keras variables, none used more than once, none stored more than once")
+    if shown:
+        t = Table(title="shared Keras variables and the stored weights that carry them (every variable in --json)",
+                  title_justify="left")
         for c in ("variable", "shape", "uses", "carried by", "flag"):
             t.add_column(c, overflow="fold")
-        for v in variables:
+        for v in shown:
             carriers = ", ".join(f"{c} ({r})" for c, r in zip(v["carriers"], v["relations"])) or v["note"]
             flag = "[red]stored more than once[/]" if v["flagged"] else ""
             t.add_row(v["path"], "x".join(map(str, v["shape"])), str(v["uses"]), carriers, flag)
