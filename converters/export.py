@@ -246,12 +246,30 @@ def _finish(
     report_vr: VerifyReport,
     repair_info: dict[str, Any] | None,
 ) -> ExportReport:
-    from edgeshare.accounting import inspect
-
     actual = run_samples(run, p.samples)
     numerics = compare(p.reference, actual, quantize)
+    rep = build_report(p, path, fmt, quantize, route, started, outputs, report_vr, numerics, repair_info)
+    rep.write_json()
+    return rep
+
+
+def build_report(
+    p: _Prepared,
+    path: str,
+    fmt: str,
+    quantize: str,
+    route: str,
+    started: float,
+    outputs: list[str],
+    report_vr: VerifyReport,
+    numerics: Numerics | None,
+    repair_info: dict[str, Any] | None,
+) -> ExportReport:
+    """The ExportReport of a written, verified artifact (export_tflite/onnx and multi-signature exports)."""
+    from edgeshare.accounting import inspect
+
     sharing = inspect(p.model)
-    rep = ExportReport(
+    return ExportReport(
         artifact=path,
         format=fmt,
         quantize=quantize,
@@ -275,8 +293,6 @@ def _finish(
         warnings=p.warnings,
         repair=repair_info,
     )
-    rep.write_json()
-    return rep
 
 
 def _repair_summary(r: Any) -> dict[str, Any]:

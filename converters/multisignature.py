@@ -236,33 +236,7 @@ def _report(
     ex: Any, p: Any, out: str, fmt: str, quantize: str, started: float, vr: Any, numerics: Numerics,
     outputs: list[str], route: str, repair_info: dict[str, Any] | None,
 ) -> Any:
-    from edgeshare.accounting import inspect
-
-    sharing = inspect(p.model)
-    return ex.ExportReport(
-        artifact=out,
-        format=fmt,
-        quantize=quantize,
-        model=p.model.name,
-        file_bytes=vr.file_bytes,
-        weight_bytes=vr.weight_bytes,
-        floor_bytes=vr.floor_bytes,
-        duplicate_bytes=vr.duplicate_bytes,
-        groups=vr.groups,
-        largest=vr.largest,
-        variables=vr.variables,
-        numerics=numerics,
-        params_per_use=sharing.params_per_use,
-        unique_params=sharing.unique_params,
-        inputs=[{"name": n, "keras_name": s[0], "shape": list(s[1]), "dtype": s[2]} for n, s in zip(p.names, p.specs)],
-        outputs=outputs,
-        calibration=p.calibration_source,
-        route=route,
-        seconds=round(time.perf_counter() - started, 3),
-        versions=ex._versions(),
-        warnings=p.warnings,
-        repair=repair_info,
-    )
+    return ex.build_report(p, out, fmt, quantize, route, started, outputs, vr, numerics, repair_info)
 
 
 def prune_onnx(model: Any, outputs: Sequence[str]) -> Any:

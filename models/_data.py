@@ -53,3 +53,21 @@ def text_windows(vocab_size: int, seq_len: int, n: int, seed: int = 0) -> np.nda
     toks = text_tokens(vocab_size)
     starts = np.random.default_rng(seed).integers(0, len(toks) - seq_len - 1, size=n)
     return np.stack([toks[s : s + seq_len + 1] for s in starts])
+
+
+def digit_images(n: int) -> list[np.ndarray]:
+    """The first n digits images, as the single input of the digits reference models."""
+    x, _ = digits()
+    return [x[:n]]
+
+
+def train_digit_classifier(model, epochs: int, learning_rate: float) -> dict[str, float]:
+    """A short real training run on the digits train split; returns the test accuracy."""
+    import keras
+
+    xtr, ytr, xte, yte = digits_split()
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.fit(xtr, ytr, batch_size=64, epochs=epochs, verbose=0)
+    _, acc = model.evaluate(xte, yte, verbose=0)
+    return {"test_accuracy": float(acc)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeshare.models import ReferenceModel
-from edgeshare.models._data import digits, digits_split
+from edgeshare.models._data import digit_images, digits_split
 
 TASKS = ("digit", "parity", "above4")
 
@@ -41,8 +41,7 @@ def build():
 
 
 def sample_data(n: int) -> list[np.ndarray]:
-    x, _ = digits()
-    return [x[:n]]
+    return digit_images(n)
 
 
 def train(model, epochs: int = 15) -> dict[str, float]:

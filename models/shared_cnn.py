@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeshare.models import ReferenceModel
-from edgeshare.models._data import digits, digits_split
+from edgeshare.models._data import digit_images, train_digit_classifier
 
 CHANNELS = 12
 GROUPS = 3
@@ -30,19 +30,11 @@ def build():
 
 
 def sample_data(n: int) -> list[np.ndarray]:
-    x, _ = digits()
-    return [x[:n]]
+    return digit_images(n)
 
 
 def train(model, epochs: int = 3) -> dict[str, float]:
-    import keras
-
-    xtr, ytr, xte, yte = digits_split()
-    model.compile(optimizer=keras.optimizers.Adam(3e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    model.fit(xtr, ytr, batch_size=64, epochs=epochs, verbose=0)
-    _, acc = model.evaluate(xte, yte, verbose=0)
-    return {"test_accuracy": float(acc)}
+    return train_digit_classifier(model, epochs, learning_rate=3e-3)
 
 
 REFERENCE = ReferenceModel(
