@@ -197,29 +197,10 @@ def repair(
         label = src.label
     before = verify(source, min_elements=min_elements)
     target = os.fspath(out) if out is not None else None
+    repaired: Any
     if fmt == "tflite":
-        from .repair_tflite import rewrite_tflite
-
-        groups, parsed = getattr(before, "_groups", None), getattr(before, "_handle", None)
-        data, plan = rewrite_tflite(source, target, layout=layout, min_elements=min_elements,
-                                    groups=groups, parsed=parsed)
-        repaired: Any = data if data is not None else target
-        if check and plan.unified_biases:
-            # Sharing an int8 layer's biases changes its arithmetic: keep it only within tolerance, all
-            # groups at once if they fit, else the groups that fit one by one (and then together).
-            def attempt(which: bool | set[int]) -> tuple[Any, Any, bool]:
-                d, pl = rewrite_tflite(source, target, layout=layout, min_elements=min_elements,
-                                       groups=groups, parsed=parsed, unify_biases=which)
-                out = d if d is not None else target
-                ok = not pl.unified_biases or _numerics(fmt, source, out, True, samples).passed
-                return d, pl, ok
-
-            if not _numerics(fmt, source, repaired, True, samples).passed:
-                fitting = {gi for gi in sorted(plan.bias_groups) if attempt({gi})[2]}
-                data, plan, ok = attempt(fitting) if fitting else attempt(False)
-                if not ok:
-                    data, plan, _ = attempt(False)
-                repaired = data if data is not None else target
+        repaired, plan = _rewrite_tflite_within_tolerance(source, target, before, layout, min_elements,
+                                                          check, samples)
         merged, skipped, requantized = plan.merged, plan.skipped, plan.requantized
     else:
         from .repair_onnx import rewrite_onnx
@@ -252,6 +233,32 @@ def repair(
         data=repaired if isinstance(repaired, bytes) else None,
     )
     return rep
+
+
+def _rewrite_tflite_within_tolerance(source: Source, target: str | None, before: VerifyReport, layout: str,
+                                     min_elements: int, check: bool, samples: int) -> tuple[Any, Any]:
+    """Rewrite a .tflite with the groups `before` found; returns (bytes or the written path, the plan).
+
+    Sharing a shared int8 layer's biases changes its arithmetic, so it is kept only within tolerance:
+    all such groups at once if they fit, else the groups that fit one by one (and then together)."""
+    from .repair_tflite import rewrite_tflite
+
+    groups, parsed = getattr(before, "_groups", None), getattr(before, "_handle", None)
+
+    def attempt(which: bool | set[int]) -> tuple[Any, Any, bool]:
+        d, pl = rewrite_tflite(source, target, layout=layout, min_elements=min_elements,
+                               groups=groups, parsed=parsed, unify_biases=which)
+        out = d if d is not None else target
+        ok = not (check and pl.unified_biases) or _numerics("tflite", source, out, True, samples).passed
+        return out, pl, ok
+
+    repaired, plan, ok = attempt(True)
+    if not ok:
+        fitting = {gi for gi in sorted(plan.bias_groups) if attempt({gi})[2]}
+        repaired, plan, ok = attempt(fitting) if fitting else attempt(False)
+        if not ok:
+            repaired, plan, _ = attempt(False)
+    return repaired, plan
 
 
 def _numerics(fmt: str, source: Source, repaired: Any, requantized: bool, n: int) -> RepairNumerics:
