@@ -174,3 +174,28 @@ def test_verify_reads_bytes_and_paths_alike(tmp_path):
     a.pop("path")
     b.pop("path")
     assert a == b
+
+
+def test_a_coarsely_quantized_tensor_is_no_evidence_of_sharing():
+    """An int8 tensor whose half step is as large as its values' spread (a folded or badly calibrated
+    constant, seen in MobileNetV3's int8 squeeze-excite convs: per-channel scales up to 0.3 for weights
+    below 0.3) rounds to -1, 0 and 1 and sits within half a step of many tensors of that size, different
+    weights included. The matcher does not count such agreement: a half step must stay under a quarter
+    of the values' standard deviation (int8 requantizations sit near 0.01-0.03)."""
+    w = RNG.uniform(-0.3, 0.3, (16, 8)).astype("float32")
+    scale = 0.3
+    q = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+    assert set(np.unique(q)) == {-1, 0, 1}  # three levels: not constant, so the matcher does look at it
+    b = TFLiteBuilder()
+    x = b.tensor("x", (1, 8))
+    wt = b.tensor("w", (16, 8), data=w)
+    qt = b.tensor("coarse", (16, 8), "int8", q, scale=scale)
+    wd = b.tensor("coarse_f32", (16, 8))
+    y1, y2 = b.tensor("y1", (1, 16)), b.tensor("y2", (1, 16))
+    b.op("FULLY_CONNECTED", [x, wt, -1], [y1])
+    b.op("DEQUANTIZE", [qt], [wd])
+    b.op("FULLY_CONNECTED", [x, wd, -1], [y2])
+    b.io([x], [y1, y2])
+    data = b.build()
+    TFLiteRunner(data)(X)
+    assert verify(data).groups == []
