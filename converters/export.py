@@ -175,6 +175,20 @@ def _prepare(
     return _Prepared(m, specs, names, cal or [], source, samples, ref_list, notes)
 
 
+def _check_int8_convertible(model: Any) -> None:
+    """TF 2.21's int8 converter crashes the process (SIGSEGV) on a Keras 3 RNN that runs as a loop:
+    refuse it with a clear message instead (measured; pinned in tests/models/test_shared_rnn_digits.py)."""
+    import keras
+
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.RNN) and not getattr(layer, "unroll", False):
+            raise InvalidInputError(
+                f"full-integer (int8) TFLite conversion of a rolled RNN crashes TensorFlow 2.21's converter; "
+                f"build the RNN with unroll=True (or export dynamic / fp16). Received: layer={layer.name}",
+                getattr(model, "name", None),
+            )
+
+
 def _tflite_bytes(p: _Prepared, quantize: str) -> bytes:
     """Convert with TFLiteConverter from a concrete function with static batch-1 input specs."""
     import keras
@@ -184,6 +198,8 @@ def _tflite_bytes(p: _Prepared, quantize: str) -> bytes:
 
     from ._quiet import quiet_fds
 
+    if quantize == "int8":
+        _check_int8_convertible(p.model)
     tf_specs = [tf.TensorSpec(shape, dtype, name=n) for (_, shape, dtype), n in zip(p.specs, p.names)]
 
     def serve(*xs: Any) -> dict[str, Any]:

@@ -293,6 +293,12 @@ def _feasible(m: _Model, k: Any, w: Any, r: Any) -> str | None:
                     return f"{node.op_type} reads the transposed integer copy (only MatMulInteger can become QGemm)"
             return None
         return "transposed and requantized at once"
+    if w.quant is not None and k.quant is not None and w.dtype == k.dtype and w.quant.key() == k.quant.key():
+        return None  # the same scale and zero point: readers take k's values, applied identically downstream
+    if (w.quant is not None and k.quant is not None and w.dtype == k.dtype and w.quant.scale.size == 1
+            and k.quant.scale.size == 1 and _integer_reader_scales(m, wname) is not None
+            and _integer_reader_scales(m, kname) is not None):
+        return None  # integer readers (MatMulInteger, ConvInteger): swap the weight and its downstream scale
     if w.quant is not None and k.quant is not None:
         if _qparams(m, kname) is None:
             return "the kept integer copy's scale is not an initializer next to it"
@@ -351,6 +357,27 @@ def _apply(m: _Model, k: Any, w: Any, r: Any) -> list[str]:
             _drop_unused(m, old)
         for g, node, _ in m.uses(wname):
             notes.append(_to_qgemm(m, g, node, kname))
+        _drop_unused(m, wname)
+        return notes
+    if w.quant is not None and k.quant is not None and w.dtype == k.dtype and w.quant.key() == k.quant.key():
+        for _, node, slot in m.uses(wname):
+            node.input[slot] = kname
+        _drop_unused(m, wname)
+        return [f"readers of {wname} read {kname} (same scale and zero point)"]
+    k_scales = _integer_reader_scales(m, kname) if w.quant is not None and k.quant is not None else None
+    w_scales = _integer_reader_scales(m, wname) if k_scales is not None else None
+    if k_scales and w_scales is not None:
+        k_node, _, k_zp_slot, k_scale = k_scales[0]
+        k_zp = k_node.input[k_zp_slot] if k_zp_slot is not None else None
+        for node, mul, zp_slot, _ in w_scales:
+            node.input[1] = kname
+            if zp_slot is not None and k_zp is not None:
+                node.input[zp_slot] = k_zp
+            scale_in = mul.input[1] if mul.input[1] in m.inits else mul.input[0]
+            for i, name in enumerate(mul.input):
+                if name == scale_in:
+                    mul.input[i] = k_scale
+            notes.append(f"{node.op_type}: reads {kname}; its downstream scale is now {kname}'s")
         _drop_unused(m, wname)
         return notes
     if w.quant is not None and k.quant is not None:  # DequantizeLinear readers switch to k's scale
@@ -433,6 +460,39 @@ def _qparams(m: _Model, name: str) -> tuple[str, str, str | None, int | None] | 
                 axis = _attr(dq, "axis", 1)
             return name, dq.input[1], zp, axis
     return None
+
+
+def _integer_reader_scales(m: _Model, name: str) -> list[tuple[Any, Any, int | None, str]] | None:
+    """For a weight read only as input 1 of MatMulInteger / ConvInteger, whose scale onnxruntime's
+    quantizer applies downstream (-> Cast -> Mul(_, Mul(a_scale, b_scale))): per reader, (the node, the
+    Mul holding b_scale, the zero-point input slot, b_scale's initializer name). None otherwise."""
+    out = []
+    for _, node, slot in m.uses(name):
+        if node.op_type not in ("MatMulInteger", "ConvInteger") or slot != 1:
+            return None
+        readers = m.uses(node.output[0])
+        if len(readers) != 1 or readers[0][1].op_type != "Cast":
+            return None
+        cast = readers[0][1]
+        readers = m.uses(cast.output[0])
+        if len(readers) != 1 or readers[0][1].op_type != "Mul":
+            return None
+        other = [x for x in readers[0][1].input if x != cast.output[0]]
+        prod = _producer(m, other[0]) if len(other) == 1 else None
+        if prod is None or prod[1].op_type != "Mul":
+            return None
+        mul = prod[1]
+        inits = [x for x in mul.input if x in m.inits]
+        if len(inits) == 2:
+            inits = [mul.input[1]]  # onnxruntime writes Mul(a_scale, b_scale)
+        if len(inits) != 1 or len(m.uses(inits[0])) != 1:
+            return None  # a scale shared with other readers cannot be swapped for one of them
+        zp = node.input[3] if len(node.input) > 3 and node.input[3] else None
+        out.append((node, mul, 3 if zp else None, inits[0]))
+    if not out:
+        return None
+    zp_names = {n.input[3] if len(n.input) > 3 and n.input[3] else None for n, _, _, _ in out}
+    return out if len(zp_names) == 1 else None
 
 
 def _asymmetric(m: _Model, name: str) -> bool:

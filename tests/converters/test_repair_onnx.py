@@ -140,3 +140,31 @@ def test_onnxruntime_dynamic_quantization_becomes_qgemm(stock_tied_onnx, tmp_pat
     assert b.data_type == TensorProto.INT8
     assert int(numpy_helper.to_array(inits[qgemm[0].input[5]])) == 0
     assert rep.numerics.cosine_similarity >= 0.999
+
+
+def test_integer_readers_switch_weight_and_downstream_scale(tmp_path):
+    """A shared Conv1D whose two calls differ by an (untrained, nearly identity) BatchNorm folded into
+    one of them: onnxruntime's dynamic quantization writes two int8 kernels with their own scales, read by
+    ConvInteger with the scale applied after (Cast -> Mul). The repair has both ConvIntegers read one
+    kernel and swaps the downstream scale with it."""
+    import keras
+
+    from edgeshare.converters import export_onnx
+
+    keras.utils.set_random_seed(0)
+    a, b = keras.Input((12, 16), name="seq_a"), keras.Input((12, 16), name="seq_b")
+    conv = keras.layers.Conv1D(16, 3, padding="same", name="shared_conv1d")
+    left = keras.layers.BatchNormalization(name="bn")(conv(a))
+    pool = keras.layers.GlobalAveragePooling1D
+    model = keras.Model([a, b], [pool()(left), pool()(conv(b))])
+    rng = np.random.default_rng(0)
+    data = {"seq_a": rng.standard_normal((16, 12, 16)).astype("float32"),
+            "seq_b": rng.standard_normal((16, 12, 16)).astype("float32")}
+    raw = export_onnx(model, str(tmp_path / "raw.onnx"), "dynamic", calibration=data, repair=False)
+    assert [g.kind for g in raw.groups] == ["requantized"]
+    rep = export_onnx(model, str(tmp_path / "fixed.onnx"), "dynamic", calibration=data)
+    assert rep.duplicate_bytes == 0 and rep.numerics.passed
+    notes = [n for m in rep.repair["merged"] for n in m["rewrites"]]
+    assert any("ConvInteger: reads" in n and "downstream scale" in n for n in notes), notes
+    kernels = [n.input[1] for n in onnx.load(str(tmp_path / "fixed.onnx")).graph.node if n.op_type == "ConvInteger"]
+    assert len(kernels) == 2 and len(set(kernels)) == 1
