@@ -110,10 +110,6 @@ class _Prepared:
         return self._maxabs
 
 
-def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(d for d in shape if d != 1)
-
-
 def _prepare(w: StoredWeight, order: int) -> _Prepared:
     raw = w.load()
     keep = [i for i, d in enumerate(raw.shape) if d != 1]

@@ -138,7 +138,8 @@ def _plan_transposed(m: _Model, k: str, mname: str, perm: tuple[int, ...]) -> li
                 # Transpose works on k's squeezed axes; reshape back to the copy's own shape if needed.
                 src = _squeezed_view(m, k)
                 transpose_out = m.fresh(k + "_transposed")
-                nodes = [helper.make_node("Transpose", [src], [transpose_out], perm=list(_inverse(perm)),
+                # M = transpose(K, perm): M's axis i is K's axis perm[i], which is what Transpose(K, perm) gives.
+                nodes = [helper.make_node("Transpose", [src], [transpose_out], perm=list(perm),
                                           name=m.fresh("Transpose"))]
                 want = [int(d or 0) for d in m.shape.get(mname) or []]
                 if len(want) != len(perm):
@@ -221,11 +222,6 @@ def _matmul_to_gemm_nd(m: _Model, g: Any, node: Any, k: str) -> str:
     for j, new in enumerate((reshape_in, gemm, reshape_out)):
         g.node.insert(idx + j, new)
     return f"{node.name or 'MatMul'}: MatMul -> Reshape, Gemm(transB=1) reading {k}, Reshape"
-
-
-def _inverse(p: tuple[int, ...]) -> tuple[int, ...]:
-    # M = transpose(K, p) means M's axis i is K's axis p[i]; ONNX Transpose(K, perm=p) gives exactly M.
-    return tuple(p)
 
 
 def _dq_readers(m: _Model, name: str) -> list[Any]:

@@ -297,7 +297,6 @@ def _apply_member(
             sg.operators.insert(first, dq)
             notes.append(f"{tname}: now DEQUANTIZE of the kept {g.type_names.get(kt.type)} copy")
             continue
-        old_scales = _scales(t)
         t.type = kt.type
         t.buffer = kb
         t.quantization = _quant_for_shape(kt, list(t.shape))
@@ -312,7 +311,7 @@ def _apply_member(
                     notes.append(f"GATHER#{oi}: output takes the kept scale")
             bslot = _BIAS_SLOT.get(name)
             if bslot is not None and slot == 1 and len(op.inputs) > bslot and op.inputs[bslot] >= 0:
-                note = _requantize_bias(g, sg, op, bslot, kt, old_scales, data_of)
+                note = _requantize_bias(g, sg, op, bslot, kt, data_of)
                 if note:
                     notes.append(f"{name}#{oi}: {note}")
     return notes
@@ -334,8 +333,7 @@ def _dequantize_version(g: _Graph, kt: Any) -> int:
     return 1
 
 
-def _requantize_bias(g: _Graph, sg: Any, op: Any, bslot: int, kt: Any, old_w: np.ndarray | None,
-                     data_of: Any) -> str | None:
+def _requantize_bias(g: _Graph, sg: Any, op: Any, bslot: int, kt: Any, data_of: Any) -> str | None:
     """Full-integer ops need bias scale = input scale x weight scale: rewrite the int32 bias for the
     kept weight's scales (as a new tensor, so other readers of the old bias are unaffected)."""
     bias = sg.tensors[op.inputs[bslot]]

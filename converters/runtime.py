@@ -127,7 +127,3 @@ _ORT_TYPES: dict[str, Any] = {
     "tensor(uint8)": np.uint8,
     "tensor(bool)": np.bool_,
 }
-
-
-def runner_for(path: str, fmt: str, **kwargs: Any) -> TFLiteRunner | OnnxRunner:
-    return TFLiteRunner(path, **kwargs) if fmt == "tflite" else OnnxRunner(path, **kwargs)
