@@ -198,8 +198,6 @@ def _tflite_bytes(p: _Prepared, quantize: str) -> bytes:
 
     from ._quiet import quiet_fds
 
-    if quantize == "int8":
-        _check_int8_convertible(p.model)
     tf_specs = [tf.TensorSpec(shape, dtype, name=n) for (_, shape, dtype), n in zip(p.specs, p.names)]
 
     def serve(*xs: Any) -> dict[str, Any]:
@@ -215,27 +213,41 @@ def _tflite_bytes(p: _Prepared, quantize: str) -> bytes:
         archive.add_endpoint("serving_default", serve, input_signature=tf_specs)
         archive.write_out(saved, verbose=False)
         conv = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=["serving_default"])
-        if quantize != "none":
-            conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        if quantize == "fp16":
-            conv.target_spec.supported_types = [tf.float16]
-        if quantize == "int8":
-            cal = p.calibration
+        return convert(conv, p, quantize, ["serving_default"])
 
-            def representative() -> Any:
+
+def convert(conv: Any, p: _Prepared, quantize: str, signature_keys: list[str]) -> bytes:
+    """Set `conv` (a TFLiteConverter) up for `quantize` and convert. int8 is full integer, calibrated on
+    `p.calibration` for every signature, with int8 I/O for float inputs and outputs."""
+    import tensorflow as tf
+
+    if quantize == "int8":
+        _check_int8_convertible(p.model)
+    if quantize != "none":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "fp16":
+        conv.target_spec.supported_types = [tf.float16]
+    if quantize == "int8":
+        cal = p.calibration
+        several = len(signature_keys) > 1
+
+        def representative() -> Any:
+            # One signature: input dicts; several: (signature key, inputs) pairs.
+            for key in signature_keys:
                 for i in range(cal[0].shape[0]):
-                    yield {n: x[i : i + 1] for n, x in zip(p.names, cal)}
+                    sample = {n: x[i : i + 1] for n, x in zip(p.names, cal)}
+                    yield (key, sample) if several else sample
 
-            conv.representative_dataset = representative
-            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            if any(np.issubdtype(np.dtype(d), np.floating) for _, _, d in p.specs):
-                conv.inference_input_type = tf.int8
-            conv.inference_output_type = tf.int8
-        try:
-            return bytes(conv.convert())
-        except Exception as exc:
-            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-            raise InvalidInputError(f"TFLite conversion ({quantize}) failed: {msg[:300]}", p.model.name) from exc
+        conv.representative_dataset = representative
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if any(np.issubdtype(np.dtype(d), np.floating) for _, _, d in p.specs):
+            conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    try:
+        return bytes(conv.convert())
+    except Exception as exc:
+        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        raise InvalidInputError(f"TFLite conversion ({quantize}) failed: {msg[:300]}", p.model.name) from exc
 
 
 def _versions() -> dict[str, str]:

@@ -84,6 +84,7 @@ def tflite_signature_bytes(p: Any, quantize: str, sigs: dict[str, list[str]]) ->
 
     from edgeshare.accounting import call_model
 
+    from . import export as ex
     from ._quiet import quiet_fds
 
     tf_specs = [tf.TensorSpec(shape, dtype, name=n) for (_, shape, dtype), n in zip(p.specs, p.names)]
@@ -102,29 +103,7 @@ def tflite_signature_bytes(p: Any, quantize: str, sigs: dict[str, list[str]]) ->
             archive.add_endpoint(key, endpoint(outputs), input_signature=tf_specs)
         archive.write_out(saved, verbose=False)
         conv = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=list(sigs))
-        if quantize != "none":
-            conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        if quantize == "fp16":
-            conv.target_spec.supported_types = [tf.float16]
-        if quantize == "int8":
-            cal = p.calibration
-
-            def representative() -> Any:
-                # Multi-signature calibration yields (signature key, inputs) pairs.
-                for key in sigs:
-                    for i in range(cal[0].shape[0]):
-                        yield key, {n: x[i : i + 1] for n, x in zip(p.names, cal)}
-
-            conv.representative_dataset = representative
-            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            if any(np.issubdtype(np.dtype(d), np.floating) for _, _, d in p.specs):
-                conv.inference_input_type = tf.int8
-            conv.inference_output_type = tf.int8
-        try:
-            return bytes(conv.convert())
-        except Exception as exc:
-            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-            raise InvalidInputError(f"TFLite conversion ({quantize}) failed: {msg[:300]}", p.model.name) from exc
+        return ex.convert(conv, p, quantize, list(sigs))
 
 
 def _signature_numerics(

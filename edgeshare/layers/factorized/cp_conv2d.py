@@ -9,6 +9,7 @@ from keras import ops
 from edgeshare.layers._shared_sublayer import sublayer_from_config
 from edgeshare.layers.conv.filter_bank import normalize_kernel_size
 from edgeshare.layers.factorized.cp_factors import CPFactors, check_positive_int, fresh_initializer
+from edgeshare.layers.factorized.tensor_decomposition import conv2d_output_shape
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -149,13 +150,7 @@ class CPConv2D(keras.layers.Layer):
         return cp_conv2d_from_conv2d([conv], rank, **kwargs)[0]
 
     def compute_output_shape(self, input_shape):
-        out: list = []
-        for size, k, s in zip(input_shape[1:3], self.kernel_size, self.strides):
-            if size is None:
-                out.append(None)
-            else:
-                out.append(-(-size // s) if self.padding == "same" else (size - k) // s + 1)
-        return (input_shape[0], out[0], out[1], self.filters)
+        return conv2d_output_shape(input_shape, self.kernel_size, self.strides, self.padding, self.filters)
 
     def get_config(self):
         return {

@@ -290,3 +290,14 @@ def tucker_conv2d_from_conv2d(convs, ranks, *, max_iter: int = 50, name_suffix: 
         layer.reconstruction_error = dec.relative_errors[i]
         layers.append(layer)
     return layers
+
+
+def conv2d_output_shape(input_shape, kernel_size, strides, padding, filters):
+    """(batch, height, width, filters) of a 2-D convolution over an NHWC `input_shape` (None stays None)."""
+    out = []
+    for size, k, s in zip(input_shape[1:3], kernel_size, strides):
+        if size is None:
+            out.append(None)
+        else:
+            out.append(-(-size // s) if padding == "same" else (size - k) // s + 1)
+    return (input_shape[0], out[0], out[1], filters)

@@ -9,6 +9,7 @@ from keras import ops
 from edgeshare.layers._shared_sublayer import sublayer_from_config
 from edgeshare.layers.conv.filter_bank import normalize_kernel_size
 from edgeshare.layers.factorized.cp_factors import check_positive_int, fresh_initializer
+from edgeshare.layers.factorized.tensor_decomposition import conv2d_output_shape
 from edgeshare.layers.factorized.tucker_factors import TuckerFactors, normalize_ranks
 
 
@@ -141,13 +142,7 @@ class TuckerConv2D(keras.layers.Layer):
         return tucker_conv2d_from_conv2d([conv], ranks, **kwargs)[0]
 
     def compute_output_shape(self, input_shape):
-        out: list = []
-        for size, k, s in zip(input_shape[1:3], self.kernel_size, self.strides):
-            if size is None:
-                out.append(None)
-            else:
-                out.append(-(-size // s) if self.padding == "same" else (size - k) // s + 1)
-        return (input_shape[0], out[0], out[1], self.filters)
+        return conv2d_output_shape(input_shape, self.kernel_size, self.strides, self.padding, self.filters)
 
     def get_config(self):
         return {
