@@ -294,7 +294,7 @@ def tucker_conv2d_from_conv2d(convs, ranks, *, max_iter: int = 50, name_suffix: 
 
 def conv2d_output_shape(input_shape, kernel_size, strides, padding, filters):
     """(batch, height, width, filters) of a 2-D convolution over an NHWC `input_shape` (None stays None)."""
-    out = []
+    out: list = []
     for size, k, s in zip(input_shape[1:3], kernel_size, strides):
         if size is None:
             out.append(None)
