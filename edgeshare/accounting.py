@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeshare.converters.errors import InvalidInputError
+from edgeshare.errors import InvalidInputError
 
 
 @dataclass
@@ -60,7 +61,7 @@ def quiet_tensorflow() -> Any:
     import sys
 
     if "tensorflow" not in sys.modules:
-        from edgeshare.converters._quiet import quiet_fds
+        from edgeshare._quiet import quiet_fds
 
         with quiet_fds():
             import tensorflow  # noqa: F401
@@ -103,31 +104,120 @@ def load_keras_model(path: Any) -> Any:
     return model
 
 
-def input_specs(model: Any, batch_size: int = 1) -> list[tuple[str, tuple[int, ...], str]]:
-    """(name, shape with the batch fixed, dtype) for each model input, in call order."""
-    inputs = getattr(model, "inputs", None)
-    if not inputs:
+@dataclass(frozen=True)
+class ModelInput:
+    """One input of a Keras model, named as callers feed it: the dict key for dict inputs (keras-hub
+    backbones take `{"token_ids", "padding_mask"}`), else the Input's own name."""
+
+    name: str
+    shape: tuple[int, ...]  # the batch dimension fixed
+    dtype: str
+
+
+def input_structure(model: Any) -> tuple[str, list[tuple[str, Any]]]:
+    """("dict" | "list" | "single", [(name, KerasTensor), ...]) in the order the model is called with."""
+    struct = getattr(model, "_inputs_struct", None)
+    if struct is None:
+        struct = getattr(model, "inputs", None)
+    if struct is None or (isinstance(struct, (list, tuple, dict)) and len(struct) == 0):
         raise InvalidInputError(
             "the model has no defined inputs (a subclassed model that was never called); "
             "build it with keras.Input or call it once before saving",
             getattr(model, "name", None),
         )
-    specs = []
-    for i, t in enumerate(inputs):
+    if isinstance(struct, dict):
+        items = list(struct.items())
+        kind = "dict"
+    elif isinstance(struct, (list, tuple)):
+        items = [(getattr(t, "name", f"input_{i}"), t) for i, t in enumerate(struct)]
+        kind = "list"
+    else:
+        items = [(getattr(struct, "name", "input_0"), struct)]
+        kind = "single"
+    if any(not hasattr(t, "shape") for _, t in items):
+        raise InvalidInputError(
+            "nested input structures are not supported: use a dict, a list or a single input. "
+            f"Received: inputs={type(struct).__name__}", getattr(model, "name", None))
+    names = [str(n) for n, _ in items]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InvalidInputError(f"input names must be unique to be fed by name. Received: duplicates={dupes}",
+                                getattr(model, "name", None))
+    return kind, [(str(n), t) for n, t in items]
+
+
+def model_inputs(model: Any, batch_size: int = 1) -> list[ModelInput]:
+    """The model's inputs, by name, in the order of its own input structure, with the batch fixed."""
+    out = []
+    for name, t in input_structure(model)[1]:
         shape = tuple(batch_size if (d is None and j == 0) else d for j, d in enumerate(t.shape))
         if any(d is None for d in shape):
             raise InvalidInputError(
-                f"input {i} ({t.name}) has an unknown non-batch dimension {list(t.shape)}; "
-                "export needs static shapes. Received: shape=" + str(list(t.shape)),
+                f"input {name!r} has an unknown non-batch dimension; export needs static shapes: "
+                "build the model with a fixed sequence length. Received: shape=" + str(list(t.shape)),
                 getattr(model, "name", None),
             )
-        specs.append((t.name, shape, str(t.dtype)))
-    return specs
+        out.append(ModelInput(name, shape, str(t.dtype)))
+    return out
 
 
-def call_model(model: Any, xs: list[Any]) -> Any:
-    """Call a Keras model with inputs in `model.inputs` order."""
-    return model(xs[0] if len(xs) == 1 else list(xs), training=False)
+def call_model(model: Any, feeds: Mapping[str, Any], training: bool = False) -> dict[str, Any]:
+    """Call a Keras model with inputs given by name; returns its outputs by name (a dict output's keys,
+    else output_0, output_1, ...)."""
+    kind, items = input_structure(model)
+    names = [n for n, _ in items]
+    missing = [n for n in names if n not in feeds]
+    if missing:
+        raise InvalidInputError(f"the model takes inputs {names}. Received: names={sorted(feeds)}",
+                                getattr(model, "name", None))
+    if kind == "dict":
+        x: Any = {n: feeds[n] for n in names}
+    elif kind == "list":
+        x = [feeds[n] for n in names]
+    else:
+        x = feeds[names[0]]
+    return named_outputs(model(x, training=training))
+
+
+def input_tensor_names(model: Any) -> dict[str, str]:
+    """Input name -> the name of its KerasTensor (they differ for dict inputs keyed otherwise)."""
+    return {name: str(t.name) for name, t in input_structure(model)[1]}
+
+
+def class_outputs(model: Any) -> list[str]:
+    """The outputs that carry class scores on their last axis (classifier and LM logits or probabilities),
+    by the layer that produces them: a linear or softmax Dense/EinsumDense, a Softmax, or an embedding
+    read in reverse (a layer whose vocabulary size is the output's last axis)."""
+    import keras
+
+    struct = getattr(model, "_outputs_struct", None)
+    if struct is None:
+        return []
+    tensors = named_outputs(struct)
+    out = []
+    for name, t in tensors.items():
+        history = getattr(t, "_keras_history", None)
+        layer = getattr(history, "operation", None) if history is not None else None
+        shape: tuple[Any, ...] = tuple(getattr(t, "shape", ()))
+        if layer is None or len(shape) < 2 or not shape[-1] or shape[-1] < 2:
+            continue
+        activation = getattr(getattr(layer, "activation", None), "__name__", "linear")
+        dense = (isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense))
+                 and activation in ("linear", "softmax"))
+        softmax = isinstance(layer, keras.layers.Softmax) or (
+            isinstance(layer, keras.layers.Activation) and activation == "softmax")
+        # An embedding read in reverse: its last axis is the vocabulary.
+        vocab = shape[-1] in {getattr(layer, a, None) for a in ("input_dim", "vocab_size", "vocabulary_size")}
+        if dense or softmax or vocab:
+            out.append(name)
+    return out
+
+
+def named_outputs(y: Any) -> dict[str, Any]:
+    if isinstance(y, dict):
+        return dict(y)
+    ys = list(y) if isinstance(y, (list, tuple)) else [y]
+    return {f"output_{i}": t for i, t in enumerate(ys)}
 
 
 def count_uses(model: Any) -> dict[int, int]:
@@ -136,7 +226,7 @@ def count_uses(model: Any) -> dict[int, int]:
     from keras.src.backend.common import variables as kv
     from keras.src.layers.layer import Layer
 
-    specs = input_specs(model)
+    specs = model_inputs(model)
     # One frame per active layer call: the variables it reads, and how many times its traced body runs
     # per call (a layer that loops over a sublayer in a while loop, like Repeat(mode="loop"), declares
     # `traced_repeats`; the trace sees its body once).
@@ -161,11 +251,11 @@ def count_uses(model: Any) -> dict[int, int]:
             for vid in reads:
                 counts[vid] = counts.get(vid, 0) + times
 
-    tf_specs = [tf.TensorSpec(shape, dtype) for _, shape, dtype in specs]
+    tf_specs = {s.name: tf.TensorSpec(s.shape, s.dtype) for s in specs}
     kv.Variable.value = property(value)
     Layer.__call__ = layer_call
     try:
-        tf.function(lambda *xs: call_model(model, list(xs))).get_concrete_function(*tf_specs)
+        tf.function(lambda feeds: call_model(model, feeds)).get_concrete_function(tf_specs)
     finally:
         kv.Variable.value = orig_value
         Layer.__call__ = orig_call

@@ -14,49 +14,21 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from edgeshare.bench.bench_options import BenchOptions
-from edgeshare.bench.benchmark_model import (
-    DELEGATES,
-    BenchmarkRunError,
-    benchmark_model_argv,
-    parse_benchmark_output,
-    select_benchmark_binary,
-)
-from edgeshare.bench.transport import TargetError, Transport
-from edgeshare.converters.errors import InvalidInputError
+from edgeshare.bench.artifacts import artifact_format, load_report
+from edgeshare.bench.engines import BenchmarkRunError, Engine, engine_for
+from edgeshare.bench.engines.base import ProgressFn
+from edgeshare.bench.names import DELEGATES, RUNNER_DELEGATES
+from edgeshare.bench.options import BenchOptions
+from edgeshare.bench.transports.base import TargetError, Transport
+from edgeshare.errors import InvalidInputError
 
 __all__ = ["BenchOptions", "BenchSession", "bench_target", "bench_targets", "error_row", "load_report", "plan_jobs"]
-
-RUNNER_DELEGATES = {"tflite": ("xnnpack", "cpu"), "onnx": ("cpu",)}
-ProgressFn = Callable[[str, int, int], None]  # (message, done, total)
-
-
-def artifact_format(path: str) -> str:
-    from edgeshare.bench.host import check_artifact
-
-    return check_artifact(path)
-
-
-def load_report(artifact: str) -> dict[str, Any] | None:
-    """`<artifact>.report.json` written by `edgeshare export`, when it is there."""
-    path = f"{artifact}.report.json"
-    if not os.path.isfile(path):
-        return None
-    try:
-        with open(path) as fh:
-            rep = json.load(fh)
-    except (OSError, json.JSONDecodeError):
-        return None
-    keys = ("model", "format", "quantize", "mode", "file_bytes", "weight_bytes", "floor_bytes", "duplicate_bytes")
-    return {k: rep[k] for k in keys if k in rep} if isinstance(rep, dict) else None
 
 
 def plan_jobs(artifacts: Sequence[str], delegates: Sequence[str], kind: str) -> list[tuple[str, str]]:
@@ -93,16 +65,15 @@ class BenchSession:
     Args:
         transport: how to reach the target.
         options: BenchOptions.
+        engine: what measures (default: the target kind's engine, see `edgeshare.bench.engines`).
     """
 
-    def __init__(self, transport: Transport, options: BenchOptions) -> None:
+    def __init__(self, transport: Transport, options: BenchOptions, engine: Engine | None = None) -> None:
         self.transport = transport
         self.options = options
-        self.engine = "benchmark_model" if transport.kind == "adb" else "edgeshare.bench.runner"
+        self.engine = engine or engine_for(transport.kind)
         self.workdir: str | None = None
         self.info: dict[str, Any] = {}
-        self.remote_binary: str | None = None
-        self.binary: str | None = None
 
     def __enter__(self) -> BenchSession:
         self.open()
@@ -112,22 +83,9 @@ class BenchSession:
         self.close()
 
     def open(self) -> None:
-        t = self.transport
-        self.info = t.device_info()
-        if self.engine == "benchmark_model":
-            # Choose before anything is pushed: a wrong binary is an input error, not a device one.
-            self.binary = select_benchmark_binary(self.options.benchmark_binary, self.info.get("abi") or "",
-                                                  self.info.get("abilist"), t.label)
-        self.workdir = t.make_workdir()
-        if self.binary:
-            self.remote_binary = f"{self.workdir}/benchmark_model"
-            t.push(self.binary, self.remote_binary)
-            res = t.run(["chmod", "755", self.remote_binary], timeout=60)
-            if res.returncode != 0:
-                raise TargetError(f"could not make benchmark_model executable: {res.last_error_line()}. "
-                                  f"Received: device={t.label}", t.label)
-            for lib in self.options.push_libs:
-                t.push(lib, f"{self.workdir}/{os.path.basename(lib)}")
+        self.info = self.transport.device_info()
+        self.workdir = self.transport.make_workdir()
+        self.engine.open(self)
 
     def close(self) -> None:
         if self.workdir is not None:
@@ -138,6 +96,10 @@ class BenchSession:
         with contextlib.suppress(TargetError):
             self.transport.close()
 
+    def prefix(self) -> list[str]:
+        """What runs the engine's command: `taskset MASK` when a CPU mask is set."""
+        return ["taskset", self.options.cpu_mask] if self.options.cpu_mask else []
+
     def bench(self, artifact: str, delegate: str, progress: ProgressFn | None = None) -> dict[str, Any]:
         """Push `artifact`, benchmark it with `delegate`, pull and parse the result, remove the copy."""
         if self.workdir is None:
@@ -147,10 +109,11 @@ class BenchSession:
         remote_model = f"{self.workdir}/{os.path.basename(artifact)}"
         t.push(artifact, remote_model)
         try:
-            if self.engine == "benchmark_model":
-                res = self._run_benchmark_model(remote_model, delegate, progress)
-            else:
-                res = self._run_runner(remote_model, delegate, progress)
+            inv = self.engine.invocation(self, remote_model, delegate, progress)
+            proc = t.run(inv.argv, cwd=self.workdir, env=inv.env, timeout=self.options.timeout,
+                         merge_stderr=inv.merge_stderr, on_stderr_line=inv.on_stderr_line)
+            res = self.engine.parse(inv, proc, self._pull_text(inv.result_file))
+            res["command"] = t.describe(inv.argv, cwd=self.workdir, env=inv.env, merge_stderr=inv.merge_stderr)
         finally:
             with contextlib.suppress(TargetError):
                 t.run(["rm", "-f", "--", remote_model], timeout=60)
@@ -163,7 +126,7 @@ class BenchSession:
             "target": t.kind,
             "device_info": self.info,
             "delegate": delegate,
-            "engine": self.engine,
+            "engine": self.engine.name,
             "threads": o.threads,
             "cpu_mask": o.cpu_mask,
             "warmup": o.warmup,
@@ -174,73 +137,18 @@ class BenchSession:
         })
         return res
 
-    def _prefix(self) -> list[str]:
-        return ["taskset", self.options.cpu_mask] if self.options.cpu_mask else []
-
-    def _run_runner(self, remote_model: str, delegate: str, progress: ProgressFn | None) -> dict[str, Any]:
-        t, o = self.transport, self.options
-        if self.workdir is None:
-            raise RuntimeError("the session has no work folder")
-        python = o.remote_python or (sys.executable if t.kind == "host" else "python3")
-        out = f"{self.workdir}/result.json"
-        argv = [*self._prefix(), python, "-m", "edgeshare.bench.runner", remote_model, "--warmup", str(o.warmup),
-                "--runs", str(o.runs), "--delegate", delegate, "--out", out]
-        if o.threads:
-            argv += ["--threads", str(o.threads)]
-        env = {"EDGESHARE_PROGRESS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-        other: list[str] = []
-
-        def on_line(line: str) -> None:
-            if line.startswith("edgeshare-progress "):
-                if progress:
-                    done, total = line.split()[1:3]
-                    progress("running", int(done), int(total))
-            elif line.strip():
-                other.append(line.strip())
-
-        proc = t.run(argv, cwd=self.workdir, env=env, timeout=o.timeout, on_stderr_line=on_line)
-        data: dict[str, Any] = {}
+    def _pull_text(self, remote: str | None) -> str | None:
+        """The text of a result file the engine left on the target, or None when it left none."""
+        if remote is None:
+            return None
         with tempfile.TemporaryDirectory(prefix="edgeshare-pull-") as tmp:
-            local = os.path.join(tmp, "result.json")
+            local = os.path.join(tmp, "result")
             try:
-                t.pull(out, local)
+                self.transport.pull(remote, local)
                 with open(local) as fh:
-                    data = json.load(fh)
-            except (TargetError, OSError, json.JSONDecodeError):
-                lines = proc.text.strip().splitlines()
-                try:
-                    data = json.loads(lines[-1]) if lines else {}
-                except json.JSONDecodeError:
-                    data = {}
-        if proc.returncode != 0 or "error" in data or not data:
-            why = data.get("error") or (other[-1] if other else f"exit status {proc.returncode}")
-            if "No module named" in why and "edgeshare" in why:
-                why += f" (install the light runtime on the board: `{python} -m pip install edgeshare`)"
-            raise BenchmarkRunError(f"the runner could not benchmark the model: {why}", "failed")
-        data.pop("artifact", None)
-        data["command"] = t.describe(argv, cwd=self.workdir, env=env)
-        return data
-
-    def _run_benchmark_model(self, remote_model: str, delegate: str, progress: ProgressFn | None
-                             ) -> dict[str, Any]:
-        t, o = self.transport, self.options
-        if self.workdir is None or self.remote_binary is None:
-            raise RuntimeError("the session has no work folder or benchmark binary")
-        argv = [*self._prefix(), *benchmark_model_argv(
-            self.remote_binary, remote_model, delegate=delegate, threads=o.threads, warmup=o.warmup, runs=o.runs,
-            op_profile=o.op_profile, peak_memory=o.peak_memory,
-            lib_dir=self.workdir if o.push_libs else None)]
-        env = {"LD_LIBRARY_PATH": self.workdir} if o.push_libs else None
-        if progress:
-            progress("running benchmark_model", 0, 0)
-        # stderr is merged into stdout on the device, so the log keeps its order through adb.
-        proc = t.run(argv, cwd=self.workdir, env=env, merge_stderr=True, timeout=o.timeout)
-        log = proc.text + proc.error_text
-        res = parse_benchmark_output(log, proc.returncode)
-        res["command"] = t.describe(argv, cwd=self.workdir, env=env, merge_stderr=True)
-        res["runtime"] = "benchmark_model"
-        res["log_tail"] = [ln for ln in log.splitlines() if ln.strip()][-5:]
-        return res
+                    return fh.read()
+            except (TargetError, OSError):
+                return None
 
 
 def error_row(device: str, artifact: str, delegate: str, exc: BaseException) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from edgeshare.bench.names import DEFAULT_HISTORY
-from edgeshare.converters.errors import InvalidInputError
 from edgeshare.converters.jsonsafe import finite
+from edgeshare.errors import InvalidInputError
 
 __all__ = ["DEFAULT_HISTORY", "append_history", "load_results"]
 

@@ -10,25 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from edgeshare.converters.errors import InvalidInputError
-from edgeshare.converters.source import open_source, sniff_format
+from edgeshare.bench.engines import BenchmarkRunError
+from edgeshare.bench.flow import BenchOptions, BenchSession, plan_jobs
+from edgeshare.bench.transports.local import LocalTransport
+from edgeshare.errors import InvalidInputError
 
 ProgressFn = Callable[[int, int], None]
-
-
-def check_artifact(path: str) -> str:
-    """Open and parse the file without TensorFlow; returns its format or raises InvalidInputError."""
-    with open_source(path) as src:
-        fmt = sniff_format(src.data, src.path)
-        if fmt == "tflite":
-            from edgeshare.converters.tflite_file import read_tflite
-
-            read_tflite(src)
-        else:
-            from edgeshare.converters.onnx_file import read_onnx
-
-            read_onnx(src).close()
-    return fmt
 
 
 def bench_host(
@@ -43,10 +30,6 @@ def bench_host(
 
     Raises InvalidInputError (naming the file) when the runtime cannot run the model.
     """
-    from edgeshare.bench.benchmark_model import BenchmarkRunError
-    from edgeshare.bench.flow import BenchOptions, BenchSession, plan_jobs
-    from edgeshare.bench.local_transport import LocalTransport
-
     options = BenchOptions(warmup=warmup, runs=runs, threads=threads)
     options.validate()
     [(_, chosen)] = plan_jobs([path], [delegate] if delegate else [], "host")

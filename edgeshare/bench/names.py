@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi", "hexagon", "npu")
+# What the Python runner (host and SSH boards) offers per format; the first is the default.
+RUNNER_DELEGATES = {"tflite": ("xnnpack", "cpu"), "onnx": ("cpu",)}
 DEVICE_HELP = "host (default), ssh:USER@HOST[:PORT], adb (the one attached phone), adb:SERIAL or adb:all"
 DEFAULT_HISTORY = os.path.join("build", "bench_history.jsonl")
 

@@ -2,11 +2,13 @@
 
 This is what runs on the target (the host, or a board over SSH, with only the light runtime
 installed): `python -m edgeshare.bench.runner MODEL [--threads N] [--warmup N] [--runs N]
-[--delegate cpu|xnnpack] [--out RESULT.json]`. It imports LiteRT or onnxruntime and numpy, never
-TensorFlow. `--delegate xnnpack` (the default for .tflite) is LiteRT's default CPU path; `cpu` is its
-built-in kernels without the default XNNPACK delegate. .onnx runs on onnxruntime's CPUExecutionProvider
-(`cpu`). The timed loop is a bare `invoke()` (or `session.run`) between two `perf_counter_ns` calls,
-with the inputs set once before.
+[--delegate cpu|xnnpack] [--input-shape NAME=1x16] [--out RESULT.json]`. It runs the model through
+`edgeshare.converters.runtime` (LiteRT or onnxruntime and numpy, never TensorFlow). `--delegate xnnpack`
+(the default for .tflite) is LiteRT's default CPU path; `cpu` is its built-in kernels without the default
+XNNPACK delegate. .onnx runs on onnxruntime's CPUExecutionProvider (`cpu`). The inputs are seeded random
+values (ids inside their tables), set once; the timed loop is a bare `invoke()` between two
+`perf_counter_ns` calls. An input with dynamic dimensions needs `--input-shape`; the result records the
+shapes it ran with.
 """
 
 from __future__ import annotations
@@ -18,11 +20,16 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
+from edgeshare.bench.names import RUNNER_DELEGATES
+from edgeshare.bench.options import parse_input_shape
 from edgeshare.bench.stats import summarize
+from edgeshare.converters.runtime.base import Runner
+from edgeshare.converters.runtime.inputs import random_feeds
+from edgeshare.converters.runtime.litert import LiteRTRunner
+from edgeshare.converters.runtime.onnxrt import OnnxRunner
 
 
 def _rss_mb() -> float:
@@ -49,109 +56,58 @@ def _peak_rss_mb() -> float:
     return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20
 
 
-def _fill(shape: Any, dtype: Any, rng: np.random.Generator) -> np.ndarray:
-    shape = [int(d) if int(d) > 0 else 1 for d in shape]
-    dt = np.dtype(dtype)
-    if np.issubdtype(dt, np.integer):
-        # Zeros: any index is valid for an embedding lookup, and int8 zero is mid-range.
-        return np.zeros(shape, dt)
-    if dt == np.bool_:
-        return np.zeros(shape, dt)
-    return rng.standard_normal(shape).astype(dt)
-
-
 def _progress(done: int, total: int) -> None:
     if os.environ.get("EDGESHARE_PROGRESS"):
         sys.stderr.write(f"edgeshare-progress {done} {total}\n")
         sys.stderr.flush()
 
 
-RUNNER_DELEGATES = {"tflite": ("xnnpack", "cpu"), "onnx": ("cpu",)}
+def _feed(runner: Runner, shapes: Mapping[str, Sequence[int]] | None) -> dict[str, list[int]]:
+    """Bind seeded random inputs (ids inside their tables) at the given or static shapes; returns the shapes."""
+    feeds = random_feeds(runner.inputs, 1, seed=0, shapes=shapes)[0]
+    runner.set_inputs({s.name: s.to_stored(feeds[s.name]) for s in runner.inputs})
+    return {k: [int(d) for d in v.shape] for k, v in feeds.items()}
 
 
-def bench_tflite(path: str, threads: int | None, warmup: int, runs: int, delegate: str = "xnnpack",
-                 signature: str | None = None) -> dict[str, Any]:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    rng = np.random.default_rng(0)
-    base = _rss_mb()
-    kwargs: dict[str, Any] = {"model_path": path}
-    if threads:
-        kwargs["num_threads"] = threads
-    if delegate == "cpu":
-        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+def bench_runner(runner: Runner, warmup: int, runs: int, init_ms: float, base_rss: float,
+                 shapes: Mapping[str, Sequence[int]] | None, detail: str) -> dict[str, Any]:
+    """Time `runner.invoke()` on bound inputs: the first call, then a bare loop."""
+    input_shapes = _feed(runner, shapes)
     t0 = time.perf_counter_ns()
-    interp = Interpreter(**kwargs)
-    interp.allocate_tensors()
-    init_ms = (time.perf_counter_ns() - t0) / 1e6
-    key = pick_signature(interp.get_signature_list() or {}, signature)
-    if key is None:
-        for d in interp.get_input_details():
-            interp.set_tensor(d["index"], _fill(d["shape"], d["dtype"], rng))
-        invoke = interp.invoke
-    else:
-        # A multi-signature file (one signature per task, plus "all"): time the chosen signature's
-        # subgraph. The first call sets its inputs; the loop then invokes that subgraph alone, as
-        # interp.invoke() does for the primary one.
-        sig = interp.get_signature_runner(key)
-        sig(**{n: _fill(d["shape"], d["dtype"], rng) for n, d in sig.get_input_details().items()})
-        wrapper, index = sig._interpreter_wrapper, sig._subgraph_index
-
-        def invoke() -> None:
-            wrapper.Invoke(index)
-
-    t0 = time.perf_counter_ns()
-    invoke()
+    runner.invoke()
     first_ms = (time.perf_counter_ns() - t0) / 1e6
-    detail = "LiteRT built-in kernels" if delegate == "cpu" else "XNNPACK (LiteRT default CPU)"
-    res = _loop(invoke, warmup, runs, init_ms, first_ms, base, "litert", delegate, detail)
-    res["signature"] = key
+    res = _loop(runner.invoke, warmup, runs, init_ms, first_ms, base_rss, runner.runtime, detail)
+    res["input_shapes"] = input_shapes
     return res
 
 
-def pick_signature(signatures: dict[str, Any], wanted: str | None = None) -> str | None:
-    """The signature to time: `wanted`, else "all" (the multi-task signature), else the only one; None
-    means the primary subgraph (what interp.invoke() runs)."""
-    if wanted is not None:
-        if wanted not in signatures:
-            raise ValueError(f"no signature {wanted!r}; the model has {sorted(signatures)}. "
-                             f"Received: signature={wanted}")
-        return wanted
-    if len(signatures) > 1 and "all" in signatures:
-        return "all"
-    return None
-
-
-def bench_onnx(path: str, threads: int | None, warmup: int, runs: int) -> dict[str, Any]:
-    import onnxruntime as ort
-
-    rng = np.random.default_rng(0)
+def bench_tflite(path: str, threads: int | None, warmup: int, runs: int, delegate: str = "xnnpack",
+                 signature: str | None = None, shapes: Mapping[str, Sequence[int]] | None = None) -> dict[str, Any]:
     base = _rss_mb()
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    if threads:
-        opts.intra_op_num_threads = threads
     t0 = time.perf_counter_ns()
-    sess = ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+    # A multi-signature file (one signature per task, plus "all"): the runner picks "all".
+    runner = LiteRTRunner(path, signature=signature, num_threads=threads, delegate=delegate)
     init_ms = (time.perf_counter_ns() - t0) / 1e6
-    types = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int32)": np.int32,
-             "tensor(int64)": np.int64, "tensor(int8)": np.int8, "tensor(uint8)": np.uint8,
-             "tensor(double)": np.float64, "tensor(bool)": np.bool_}
-    feeds = {i.name: _fill([d if isinstance(d, int) else 1 for d in i.shape], types.get(i.type, np.float32), rng)
-             for i in sess.get_inputs()}
-    run = sess.run
+    detail = "LiteRT built-in kernels" if delegate == "cpu" else "XNNPACK (LiteRT default CPU)"
+    res = bench_runner(runner, warmup, runs, init_ms, base, shapes, detail)
+    res["delegate"] = delegate
+    res["signature"] = runner.signature
+    return res
 
-    def invoke() -> None:
-        run(None, feeds)
 
+def bench_onnx(path: str, threads: int | None, warmup: int, runs: int,
+               shapes: Mapping[str, Sequence[int]] | None = None) -> dict[str, Any]:
+    base = _rss_mb()
     t0 = time.perf_counter_ns()
-    invoke()
-    first_ms = (time.perf_counter_ns() - t0) / 1e6
-    return _loop(invoke, warmup, runs, init_ms, first_ms, base, "onnxruntime", "cpu", "CPUExecutionProvider")
+    runner = OnnxRunner(path, num_threads=threads)
+    init_ms = (time.perf_counter_ns() - t0) / 1e6
+    res = bench_runner(runner, warmup, runs, init_ms, base, shapes, "CPUExecutionProvider")
+    res["delegate"] = "cpu"
+    return res
 
 
 def _loop(invoke: Any, warmup: int, runs: int, init_ms: float, first_ms: float, base_rss: float,
-          runtime: str, delegate: str, detail: str) -> dict[str, Any]:
+          runtime: str, detail: str) -> dict[str, Any]:
     step = max(1, (warmup + runs) // 20)
     for i in range(warmup):
         invoke()
@@ -170,7 +126,6 @@ def _loop(invoke: Any, warmup: int, runs: int, init_ms: float, first_ms: float, 
     peak = _peak_rss_mb()
     return {
         "runtime": runtime,
-        "delegate": delegate,
         "delegate_detail": detail,
         "init_ms": init_ms,
         "first_ms": first_ms,
@@ -186,7 +141,7 @@ def _loop(invoke: Any, warmup: int, runs: int, init_ms: float, first_ms: float, 
 
 
 def run(path: str, threads: int | None = None, warmup: int = 10, runs: int = 100, delegate: str | None = None,
-        signature: str | None = None) -> dict[str, Any]:
+        signature: str | None = None, shapes: Mapping[str, Sequence[int]] | None = None) -> dict[str, Any]:
     with open(path, "rb") as fh:
         head = fh.read(8)
     fmt = "tflite" if head[4:8] == b"TFL3" else "onnx"
@@ -195,9 +150,9 @@ def run(path: str, threads: int | None = None, warmup: int = 10, runs: int = 100
         raise ValueError(f"the {fmt} runner offers delegate(s) {', '.join(RUNNER_DELEGATES[fmt])}. "
                          f"Received: delegate={delegate}")
     if fmt == "tflite":
-        res = bench_tflite(path, threads, warmup, runs, delegate, signature)
+        res = bench_tflite(path, threads, warmup, runs, delegate, signature, shapes)
     else:
-        res = bench_onnx(path, threads, warmup, runs)
+        res = bench_onnx(path, threads, warmup, runs, shapes)
     res.update(
         {
             "artifact": path,
@@ -220,11 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--delegate", default=None, help="xnnpack or cpu for .tflite; cpu for .onnx")
     ap.add_argument("--signature", default=None,
                     help="the .tflite signature to time (default: 'all' in a multi-task file, else the primary one)")
+    ap.add_argument("--input-shape", action="append", default=[], metavar="NAME=1x16",
+                    help="the shape of an input with dynamic dimensions (repeat per input)")
     ap.add_argument("--out", default=None, help="also write the JSON result to this file")
     a = ap.parse_args(argv)
     code = 0
     try:
-        res = run(a.model, a.threads, a.warmup, a.runs, a.delegate, a.signature)
+        shapes = dict(parse_input_shape(t) for t in a.input_shape)
+        res = run(a.model, a.threads, a.warmup, a.runs, a.delegate, a.signature, shapes)
     except Exception as exc:  # reported to the parent as one JSON line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         res, code = {"error": f"{type(exc).__name__}: {first}"}, 2

@@ -50,8 +50,8 @@ def kernel_mixing_by_hand(model: Any, quantize: str, data: np.ndarray) -> bytes:
     """runtime_kernel in a mode the exporter refuses: templates as an input, converted, then frozen."""
     import tensorflow as tf
 
-    from edgeshare.converters._quiet import quiet_fds
-    from edgeshare.converters.bank_export import freeze_input
+    from edgeshare._quiet import quiet_fds
+    from edgeshare.converters.export.bank_export import freeze_input
 
     layers = [layer for layer in model.layers if layer.name.startswith("soft")]
     templates = layers[0].bank.templates.numpy()
@@ -92,10 +92,10 @@ def main() -> int:
     quiet_tensorflow()
     from edgeshare.bench.host import bench_host
     from edgeshare.converters import export_onnx, export_tflite, verify
-    from edgeshare.converters.delegates import delegate_support
-    from edgeshare.converters.errors import InvalidInputError
-    from edgeshare.converters.numerics import compare
-    from edgeshare.converters.runtime import OnnxRunner, TFLiteRunner
+    from edgeshare.converters.runtime import LiteRTRunner, OnnxRunner
+    from edgeshare.converters.runtime.delegates import delegate_support
+    from edgeshare.converters.verify.numerics import compare
+    from edgeshare.errors import InvalidInputError
 
     os.makedirs(a.out, exist_ok=True)
     model = build(a.channels, a.templates, a.layers, a.size)
@@ -120,9 +120,10 @@ def main() -> int:
             row: dict[str, Any] = {"form": form, "mode": mode, "path": path, "weight_bytes": vr.weight_bytes,
                                    "file_bytes": vr.file_bytes, "p50": [], "xnnpack": "-", "note": note}
             try:
-                runner: Any = OnnxRunner(path) if mode == "onnx" else TFLiteRunner(path)
-                got = np.concatenate([runner(data[i : i + 1])[0] for i in range(4)])
-                num = compare([want], [got], "none" if mode in ("none", "onnx") else mode)
+                runner: Any = OnnxRunner(path) if mode == "onnx" else LiteRTRunner(path)
+                name = runner.input_names[0]  # the model has one input
+                got = np.concatenate([runner({name: data[i : i + 1]})[0] for i in range(4)])
+                num = compare({"y": want}, {"y": got}, "none" if mode in ("none", "onnx") else mode)
                 row["note"] = note + f"max err {num.max_abs_error:.1e}, cosine {num.cosine_similarity:.5f}"
                 if mode != "onnx":
                     s = delegate_support(path).summary()["xnnpack"]

@@ -46,7 +46,7 @@ def main() -> int:
 
     from edgeshare.bench.host import bench_host
     from edgeshare.converters import export_onnx, export_tflite
-    from edgeshare.converters.multisignature import per_task_tflite_bytes
+    from edgeshare.converters.export.signatures import per_task_tflite_bytes
     from edgeshare.models import get
 
     rows: list[dict[str, Any]] = []

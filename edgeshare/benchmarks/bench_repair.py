@@ -41,7 +41,7 @@ def session_rss(path: str) -> float:
 
 def stock_onnx(model: Any, path: str) -> tuple[str | None, str]:
     """Keras' own ONNX export: (path, "") or (None, why it cannot be used)."""
-    from edgeshare.converters._quiet import quiet_fds
+    from edgeshare._quiet import quiet_fds
     from edgeshare.converters.runtime import OnnxRunner
 
     try:

@@ -38,8 +38,8 @@ def build() -> object:
 
 
 def stock_files(folder: str) -> dict[str, str]:
+    from edgeshare._quiet import quiet_fds
     from edgeshare.accounting import quiet_tensorflow
-    from edgeshare.converters._quiet import quiet_fds
 
     tf = quiet_tensorflow()
     model = build()

@@ -54,7 +54,7 @@ def build(path: str, unique: int, dim: int) -> dict[str, Any]:
     buffer when written, so building never holds the model in memory."""
     from ai_edge_litert import schema_py_generated as s
 
-    from edgeshare.converters.tflite_writer import write_tflite
+    from edgeshare.converters.formats.tflite_writer import write_tflite
 
     m = s.ModelT()
     m.version = 3

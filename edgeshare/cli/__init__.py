@@ -45,7 +45,7 @@ def _one_line_warning(message: Any, category: Any, filename: str, lineno: int, l
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edgeshare.converters.errors import InvalidInputError, VerificationError
+    from edgeshare.errors import InvalidInputError, VerificationError
 
     warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)

@@ -50,6 +50,8 @@ def add_parser(sub: Any) -> None:
                    help="the Python with edgeshare installed on an SSH board (default python3)")
     p.add_argument("--ssh-config", default=None, metavar="PATH", help="an ssh_config file (ssh -F)")
     p.add_argument("--ssh-option", action="append", default=[], metavar="NAME=VALUE", help="ssh -o, repeatable")
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=1x16",
+                   help="the shape of an input with dynamic dimensions (repeat per input); recorded in the result")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds one benchmark may take (default 900)")
     p.add_argument("--history", default=None, metavar="PATH",
                    help=f"JSON Lines file the results are appended to (default $EDGESHARE_HISTORY, else "
@@ -63,13 +65,15 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from edgeshare.bench.flow import BenchOptions, bench_targets, error_row, plan_jobs
     from edgeshare.bench.history import append_history
-    from edgeshare.bench.targets import resolve_targets
-    from edgeshare.bench.transport import Transport
+    from edgeshare.bench.options import parse_input_shape
+    from edgeshare.bench.transports.base import Transport
+    from edgeshare.bench.transports.resolve import resolve_targets
 
     options = BenchOptions(warmup=args.warmup, runs=args.runs, threads=args.threads, cpu_mask=args.cpu_mask,
                            op_profile=args.op_profile, peak_memory=args.peak_memory,
                            benchmark_binary=args.benchmark_binary, push_libs=tuple(args.push_lib),
-                           remote_python=args.remote_python, timeout=args.timeout)
+                           remote_python=args.remote_python, timeout=args.timeout,
+                           input_shapes=dict(parse_input_shape(t) for t in args.input_shape))
     options.validate()
     delegates = list(dict.fromkeys(args.delegate or []))
     specs = list(dict.fromkeys(args.device or ["host"]))

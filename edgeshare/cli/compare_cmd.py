@@ -32,7 +32,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from edgeshare.bench.compare import compare_rows
     from edgeshare.bench.history import load_results
-    from edgeshare.converters.errors import InvalidInputError
+    from edgeshare.errors import InvalidInputError
 
     default = history_path()
     if not args.results and default is None:

@@ -13,7 +13,7 @@ def plot_weights(report: dict[str, Any], path: str, title: str) -> str:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:  # the light install has no matplotlib
-        from edgeshare.converters.errors import InvalidInputError
+        from edgeshare.errors import InvalidInputError
 
         raise InvalidInputError("--plot needs matplotlib: pip install 'edgeshare[export]'") from exc
     rows = list(report.get("largest") or [])

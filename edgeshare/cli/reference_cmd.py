@@ -38,12 +38,12 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from edgeshare.accounting import quiet_tensorflow
-    from edgeshare.converters.errors import InvalidInputError
+    from edgeshare.errors import InvalidInputError
 
     quiet_tensorflow()
     import numpy as np
 
-    from edgeshare.accounting import input_specs
+    from edgeshare.accounting import model_inputs
     from edgeshare.bench.host import bench_host
     from edgeshare.converters import export as ex
     from edgeshare.models import reference_models
@@ -76,10 +76,10 @@ def run(args: argparse.Namespace) -> int:
             metrics = ref.train(model) if (ref.train and not args.no_train) else {}
             keras_path = os.path.join(folder, f"{name}.keras")
             model.save(keras_path)
-            specs = input_specs(model)
-            data = ref.sample_data(128)
+            # sample_data lists the arrays in the model's own input order; from here on they go by name.
+            data = dict(zip([i.name for i in model_inputs(model)], ref.sample_data(128)))
             cal_path = os.path.join(folder, "calibration.npz")
-            np.savez(cal_path, **{n: a for (n, _, _), a in zip(specs, data)})
+            np.savez(cal_path, **data)
             prog.advance(task)
             for job_name, fmt, mode in jobs:
                 if job_name != name:

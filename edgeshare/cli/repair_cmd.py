@@ -31,9 +31,9 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from edgeshare.converters.errors import InvalidInputError
+    from edgeshare.converters import verify
     from edgeshare.converters.repair import repair
-    from edgeshare.converters.verify import verify
+    from edgeshare.errors import InvalidInputError
 
     if os.path.abspath(args.output) == os.path.abspath(args.artifact):
         raise InvalidInputError("the output would overwrite the input; pick another -o path", args.output)

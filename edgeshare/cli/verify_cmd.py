@@ -24,7 +24,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgeshare.converters.verify import verify
+    from edgeshare.converters import verify
 
     with progress_bar(f"verifying {args.artifact}") as (prog, task):
 

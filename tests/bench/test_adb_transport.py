@@ -12,11 +12,11 @@ import re
 
 import pytest
 
-from edgeshare.bench.adb_transport import ANDROID_INFO_SCRIPT, AdbTransport, list_devices, resolve_adb_devices
 from edgeshare.bench.flow import BenchOptions, bench_target
-from edgeshare.bench.targets import resolve_targets
+from edgeshare.bench.transports.adb import ANDROID_INFO_SCRIPT, AdbTransport, list_devices, resolve_adb_devices
+from edgeshare.bench.transports.resolve import resolve_targets
 from edgeshare.cli import main
-from edgeshare.converters.errors import InvalidInputError
+from edgeshare.errors import InvalidInputError
 from tests.bench.adb_recorder import PIXEL_PROPS, benchmark_model_calls, install_recorder, recorded
 from tests.bench.conftest import HOSTILE_STEM
 

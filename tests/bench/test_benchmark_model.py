@@ -3,7 +3,7 @@ import struct
 
 import pytest
 
-from edgeshare.bench.benchmark_model import (
+from edgeshare.bench.engines.benchmark_model import (
     BenchmarkRunError,
     benchmark_model_argv,
     elf_arch,
@@ -11,7 +11,7 @@ from edgeshare.bench.benchmark_model import (
     parse_op_profile,
     select_benchmark_binary,
 )
-from edgeshare.converters.errors import InvalidInputError
+from edgeshare.errors import InvalidInputError
 from tests.bench import benchmark_model_logs as logs
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from edgeshare.bench.flow import BenchOptions, load_report, plan_jobs
-from edgeshare.converters.errors import InvalidInputError
+from edgeshare.errors import InvalidInputError
 
 
 def test_plan_for_host_uses_each_runtime_default(tiny_tflite, tiny_onnx):

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from edgeshare.bench.history import append_history, load_results
-from edgeshare.converters.errors import InvalidInputError
+from edgeshare.errors import InvalidInputError
 
 
 def test_history_accumulates_across_runs(tmp_path):

@@ -6,8 +6,8 @@ import pytest
 
 from edgeshare.bench.flow import BenchOptions, BenchSession, bench_target
 from edgeshare.bench.host import bench_host
-from edgeshare.bench.local_transport import LocalTransport
-from edgeshare.converters.errors import InvalidInputError
+from edgeshare.bench.transports.local import LocalTransport
+from edgeshare.errors import InvalidInputError
 from tests.bench.conftest import HOSTILE_STEM, no_edgeshare_dirs
 from tests.bench.tiny_models import write_tiny_tflite
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgeshare.bench.quoting import sh_command, sh_join, sh_quote
-from edgeshare.converters.errors import InvalidInputError
+from edgeshare.bench.transports.quoting import sh_command, sh_join, sh_quote
+from edgeshare.errors import InvalidInputError
 from tests.bench.conftest import HOSTILE_STEM
 
 

@@ -1,18 +1,11 @@
 """The runner times the 'all' signature of a multi-task file (TF orders subgraphs by signature name, so
-the primary subgraph is an arbitrary task), or the signature asked for."""
+the primary subgraph is an arbitrary task), or the signature asked for; an unknown one is refused."""
 
 import pytest
 
-from edgeshare.bench.runner import pick_signature, run
-
-
-def test_pick_signature_policy():
-    sigs = {"above4": {}, "all": {}, "digit": {}}
-    assert pick_signature(sigs) == "all"
-    assert pick_signature(sigs, "digit") == "digit"
-    assert pick_signature({"serving_default": {}}) is None  # one signature: the primary subgraph
-    with pytest.raises(ValueError, match=r"no signature 'x'; the model has \['above4', 'all', 'digit'\]"):
-        pick_signature(sigs, "x")
+from edgeshare.bench.runner import run
+from edgeshare.converters.runtime import LiteRTRunner
+from edgeshare.errors import InvalidInputError
 
 
 def test_multi_signature_file_times_all_by_default(tmp_path):
@@ -25,3 +18,6 @@ def test_multi_signature_file_times_all_by_default(tmp_path):
     res = run(path, warmup=1, runs=5)
     assert res["signature"] == "all" and res["runs"] == 5
     assert run(path, warmup=1, runs=5, signature="parity")["signature"] == "parity"
+    assert LiteRTRunner(path).signature == "all"
+    with pytest.raises(InvalidInputError, match=r"no signature 'x'; the model has \['above4', 'all', 'digit', "):
+        LiteRTRunner(path, signature="x")

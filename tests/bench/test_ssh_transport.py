@@ -6,9 +6,9 @@ import sys
 import pytest
 
 from edgeshare.bench.flow import BenchOptions, BenchSession, bench_target
-from edgeshare.bench.ssh_transport import SshTransport, parse_ssh_spec
-from edgeshare.bench.transport import TargetError
-from edgeshare.converters.errors import InvalidInputError
+from edgeshare.bench.transports.base import TargetError
+from edgeshare.bench.transports.ssh import SshTransport, parse_ssh_spec
+from edgeshare.errors import InvalidInputError
 from tests.bench.conftest import HOSTILE_STEM
 
 OPTS = BenchOptions(warmup=2, runs=12, remote_python=sys.executable)
@@ -74,7 +74,7 @@ def test_pull_copies_bytes_exactly(transport, tmp_path):
 
 def test_runner_that_fails_on_the_board_is_a_run_error(transport, tiny_tflite):
     with BenchSession(transport, BenchOptions(warmup=0, runs=1, remote_python="/bin/false")) as s:
-        from edgeshare.bench.benchmark_model import BenchmarkRunError
+        from edgeshare.bench.engines.benchmark_model import BenchmarkRunError
 
         with pytest.raises(BenchmarkRunError, match=r"the runner could not benchmark the model: exit status 1"):
             s.bench(tiny_tflite, "xnnpack")

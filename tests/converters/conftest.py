@@ -49,7 +49,7 @@ def token_data(n: int = 32) -> np.ndarray:
 def stock_tflite(model, mode: str) -> bytes:
     """The stock converter, as a user would call it."""
     tf = _tf()
-    from edgeshare.converters._quiet import quiet_fds
+    from edgeshare._quiet import quiet_fds
 
     with quiet_fds():
         conv = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -64,7 +64,7 @@ def stock_tflite(model, mode: str) -> bytes:
 
 def stock_onnx(model, path: str) -> str:
     """Keras' own ONNX export."""
-    from edgeshare.converters._quiet import quiet_fds
+    from edgeshare._quiet import quiet_fds
 
     with quiet_fds():
         model.export(path, format="onnx", verbose=False)

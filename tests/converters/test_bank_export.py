@@ -161,9 +161,9 @@ def test_runtime_kernel_stores_the_bank_once_and_mixes_each_kernel(bank_model, t
 
 
 def test_freeze_input_errors():
+    from edgeshare._quiet import quiet_fds
     from edgeshare.accounting import quiet_tensorflow
-    from edgeshare.converters._quiet import quiet_fds
-    from edgeshare.converters.bank_export import freeze_input
+    from edgeshare.converters.export.bank_export import freeze_input
 
     tf = quiet_tensorflow()
     f = tf.function(lambda x, w: tf.matmul(x, w), input_signature=[tf.TensorSpec([1, 4], name="x"),
@@ -171,11 +171,11 @@ def test_freeze_input_errors():
     with quiet_fds():
         data = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()], f).convert()
     frozen = freeze_input(data, "w", np.ones((4, 2), np.float32))
-    from edgeshare.converters.runtime import TFLiteRunner
+    from edgeshare.converters.runtime import LiteRTRunner
 
-    runner = TFLiteRunner(frozen)
+    runner = LiteRTRunner(frozen)
     assert runner.input_names == ["x"]
-    np.testing.assert_allclose(runner(np.arange(4, dtype=np.float32)[None])[0], [[6.0, 6.0]])
+    np.testing.assert_allclose(runner(x=np.arange(4, dtype=np.float32)[None])[0], [[6.0, 6.0]])
     with pytest.raises(InvalidInputError, match=r"`name` must be an input of the converted model. "
                                                  r"Received: name='v'"):
         freeze_input(data, "v", np.ones((4, 2), np.float32))

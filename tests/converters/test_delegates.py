@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeshare.converters.delegates import delegate_support, gpu_analysis
-from edgeshare.converters.source import open_source
-from edgeshare.converters.tflite_file import read_tflite
+from edgeshare.converters.formats.source import open_source
+from edgeshare.converters.formats.tflite_file import read_tflite
+from edgeshare.converters.runtime.delegates import delegate_support, gpu_analysis
 
 
 def _convert(fn, specs) -> bytes:
+    from edgeshare._quiet import quiet_fds
     from edgeshare.accounting import quiet_tensorflow
-    from edgeshare.converters._quiet import quiet_fds
 
     tf = quiet_tensorflow()
     f = tf.function(fn, input_signature=specs, autograph=False)

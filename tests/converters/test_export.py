@@ -72,7 +72,7 @@ def test_onnx_grouped_conv_is_a_native_conv_with_group(tmp_path):
     convs = [n for n in onnx.load(path).graph.node if n.op_type == "Conv"]
     assert len(convs) == 1
     assert {a.name: a.i for a in convs[0].attribute}["group"] == 3
-    y_onnx = OnnxRunner(path)(data[:1])[0]
+    y_onnx = OnnxRunner(path)(image=data[:1])[0]
     np.testing.assert_allclose(y_onnx, model(data[:1]).numpy(), atol=1e-4)
 
 
@@ -82,7 +82,7 @@ def test_stock_keras_onnx_export_of_grouped_conv_is_rejected_by_onnxruntime(tmp_
     route got fixed and the route choice in export_onnx deserves another look."""
     import keras
 
-    from edgeshare.converters._quiet import quiet_fds
+    from edgeshare._quiet import quiet_fds
 
     x_in = keras.Input((8, 8, 6))
     model = keras.Model(x_in, keras.layers.Conv2D(6, 3, padding="same", groups=3)(x_in))

@@ -8,9 +8,9 @@ import onnx
 import pytest
 
 from edgeshare.converters import export_onnx, export_tflite
-from edgeshare.converters.grouped_conv import grouped_conv_layers, lowered_grouped_convs
-from edgeshare.converters.source import open_source
-from edgeshare.converters.tflite_file import read_tflite
+from edgeshare.converters.export.grouped_conv import grouped_conv_layers, lowered_grouped_convs
+from edgeshare.converters.formats.source import open_source
+from edgeshare.converters.formats.tflite_file import read_tflite
 
 G, C = 3, 24  # the unit's bottleneck has 6 channels: 2 per group
 

@@ -8,8 +8,8 @@ import onnx
 import pytest
 
 from edgeshare.converters import InvalidInputError, export_onnx, export_tflite, verify
-from edgeshare.converters.multisignature import per_task_tflite_bytes, resolve_signatures
-from edgeshare.converters.runtime import OnnxRunner, TFLiteRunner
+from edgeshare.converters.export.signatures import per_task_tflite_bytes, resolve_signatures
+from edgeshare.converters.runtime import LiteRTRunner, OnnxRunner
 
 TASKS = ["digit", "parity", "big"]
 
@@ -47,9 +47,11 @@ def test_one_tflite_with_a_signature_per_task(multitask, tmp_path, mode):
     # Each signature runs in LiteRT and returns what Keras returns, for its own tasks only.
     want = {k: np.asarray(v) for k, v in model(data[:4]).items()}
     for key in ["all", *TASKS]:
-        runner = TFLiteRunner(path, signature=key)
+        runner = LiteRTRunner(path, signature=key)
         assert sorted(runner.output_names) == sorted(TASKS if key == "all" else [key])
-        got = [np.concatenate([runner(data[i : i + 1])[j] for i in range(4)]) for j in range(len(runner.output_names))]
+        name = runner.input_names[0]
+        per_sample = [runner({name: data[i : i + 1]}) for i in range(4)]
+        got = [np.concatenate([ys[j] for ys in per_sample]) for j in range(len(runner.output_names))]
         for name, y in zip(runner.output_names, got):
             if mode == "none":
                 np.testing.assert_allclose(y, want[name], atol=1e-4)
@@ -95,7 +97,8 @@ def test_onnx_all_outputs_plus_a_pruned_file_per_task(multitask, tmp_path):
         pruned = onnx.load(s["artifact"])
         assert [o.name for o in pruned.graph.output] == [task]
         assert len(pruned.graph.node) < files["all"]["nodes"]
-        np.testing.assert_allclose(OnnxRunner(s["artifact"])(data[:1])[0], want[task], atol=1e-4)
+        runner = OnnxRunner(s["artifact"])
+        np.testing.assert_allclose(runner({runner.input_names[0]: data[:1]})[0], want[task], atol=1e-4)
     # the digit file has no projection: the shared head serves parity and big only
     digit_shapes = {tuple(t.dims) for t in onnx.load(files["digit"]["artifact"]).graph.initializer}
     assert (64, 32) not in digit_shapes and (32, 64) not in digit_shapes
@@ -114,7 +117,7 @@ def test_resolve_signatures_errors():
 
 
 def test_prune_onnx_and_runtime_kernel_errors(multitask, tmp_path):
-    from edgeshare.converters.multisignature import prune_onnx
+    from edgeshare.converters.export.to_onnx import prune_onnx
 
     model, data = multitask
     graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "g",

@@ -16,7 +16,7 @@ IDS = np.array([0, 5, 7])
 
 
 def _run(path):
-    return OnnxRunner(path)(IDS, X)
+    return OnnxRunner(path)(ids=IDS, h=X)
 
 
 def _write(tmp_path, name, data):
@@ -82,7 +82,7 @@ def test_a_reader_without_a_transposed_form_gets_a_transpose_node(tmp_path):
     rep = repair(src, out)
     assert rep.ok
     assert any("Transpose" in n for n in rep.merged[0].rewrites)
-    _, shifted = OnnxRunner(out)(IDS, np.ones((8, 40), np.float32))
+    _, shifted = OnnxRunner(out)(ids=IDS, b=np.ones((8, 40), np.float32))
     np.testing.assert_allclose(shifted, E.T + 1, atol=0)
 
 
@@ -118,7 +118,7 @@ def test_onnxruntime_dynamic_quantization_becomes_qgemm(stock_tied_onnx, tmp_pat
     MatMulInteger. The repair keeps one and reads it with QGemm(transB=1)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from edgeshare.converters._quiet import quiet_fds
+    from edgeshare._quiet import quiet_fds
 
     f32 = str(tmp_path / "f32.onnx")
     repair(stock_tied_onnx, f32)

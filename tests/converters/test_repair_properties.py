@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from edgeshare.converters import export_onnx, export_tflite, verify
-from edgeshare.converters.runtime import OnnxRunner, TFLiteRunner
+from edgeshare.converters.runtime import LiteRTRunner, OnnxRunner
 
 SPECS = st.fixed_dictionaries({
     "kind": st.sampled_from(["mlp", "cnn", "lm"]),
@@ -67,8 +67,8 @@ def test_tflite_repair_keeps_every_weight_once(tmp_path_factory, spec, mode):
     assert rep.duplicate_bytes == 0, (spec, mode, rep.groups, rep.repair and rep.repair["skipped"])
     assert verify(path).ok
     assert rep.repair["numerics_vs_unrepaired"]["passed"], rep.repair["numerics_vs_unrepaired"]
-    runner = TFLiteRunner(path)
-    runner(*[x[:1] for x in [data]])
+    runner = LiteRTRunner(path)
+    runner({runner.input_names[0]: data[:1]})
     if mode == "none":
         assert rep.numerics.max_abs_error <= 1e-4 * max(1.0, float(np.abs(model(data[:4])).max()))
 
@@ -83,4 +83,5 @@ def test_onnx_repair_keeps_every_weight_once(tmp_path_factory, spec, mode):
     assert rep.duplicate_bytes == 0, (spec, mode, rep.groups)
     assert verify(path).ok
     assert rep.numerics.passed, rep.numerics
-    OnnxRunner(path)(data[:1])
+    onnx_runner = OnnxRunner(path)
+    onnx_runner({onnx_runner.input_names[0]: data[:1]})

@@ -5,14 +5,14 @@ import pytest
 
 from edgeshare.converters import verify
 from edgeshare.converters.repair import repair
-from edgeshare.converters.runtime import TFLiteRunner
+from edgeshare.converters.runtime import LiteRTRunner
 from tests.converters.test_verify_tflite import X, two_fc
 from tests.converters.test_verify_tflite import tied_embedding as tflite_tied
 from tests.tflite_builder import TFLiteBuilder
 
 
-def _outputs(data_or_path, *inputs):
-    return TFLiteRunner(data_or_path)(*inputs)
+def _outputs(data_or_path, **inputs):
+    return LiteRTRunner(data_or_path)(inputs)
 
 
 def test_exact_copy_is_merged_bitwise(tmp_path):
@@ -23,7 +23,7 @@ def test_exact_copy_is_merged_bitwise(tmp_path):
     assert rep.weight_bytes_after == 16 * 8 * 4
     assert [m.kind for m in rep.merged] == ["exact"]
     assert rep.numerics.bitwise
-    for a, b in zip(_outputs(src, X, X), _outputs(out, X, X)):
+    for a, b in zip(_outputs(src, x1=X, x2=X), _outputs(out, x1=X, x2=X)):
         np.testing.assert_array_equal(a, b)
 
 
@@ -34,7 +34,7 @@ def test_transposed_copy_read_by_batch_matmul_flips_adj_y(tmp_path):
     assert rep.ok, (rep.skipped, rep.numerics)
     assert [m.kind for m in rep.merged] == ["transposed"]
     assert any("adj_y flipped" in n for n in rep.merged[0].rewrites)
-    y1, y2 = _outputs(out, X, X)
+    y1, y2 = _outputs(out, x1=X, x2=X)
     np.testing.assert_allclose(y2, y1, atol=1e-5)
 
 
@@ -53,7 +53,7 @@ def test_requantized_tied_embedding_keeps_the_per_tensor_copy(tmp_path):
     assert rep.ok and rep.weight_bytes_after == 50 * 8
     assert "per-tensor" in rep.merged[0].rewrites[0]
     ids = np.array([[1, 2, 3, 4]], np.int32)
-    a, b = _outputs(src, ids)[0], _outputs(out, ids)[0]
+    a, b = _outputs(src, ids=ids)[0], _outputs(out, ids=ids)[0]
     assert np.corrcoef(a.reshape(-1), b.reshape(-1))[0, 1] > 0.999
 
 
@@ -86,14 +86,14 @@ def test_offset_layout_loads_and_matches_inline(tmp_path):
     repair(src, inline, layout="inline")
     rep = repair(src, offset, layout="offset")
     assert rep.ok
-    from edgeshare.converters.source import open_source
-    from edgeshare.converters.tflite_file import read_tflite
+    from edgeshare.converters.formats.source import open_source
+    from edgeshare.converters.formats.tflite_file import read_tflite
 
     with open_source(offset) as s:
         tfl = read_tflite(s)
         data_buffers = [b for b in tfl.buffers if b.length]
         assert data_buffers and all(b.start % 64 == 0 for b in data_buffers)
-    for a, b in zip(_outputs(inline, X, X), _outputs(offset, X, X)):
+    for a, b in zip(_outputs(inline, x1=X, x2=X), _outputs(offset, x1=X, x2=X)):
         np.testing.assert_array_equal(a, b)
     assert verify(offset).weight_bytes == verify(inline).weight_bytes
 
@@ -148,8 +148,8 @@ def test_stock_int8_tied_table_becomes_symmetric_for_its_fully_connected_reader(
     """In a full-integer model the GATHER table carries the activation's asymmetric zero point; read as
     FULLY_CONNECTED weights it would lose XNNPACK (which takes symmetric int8 weights only), so the kept
     copy is requantized to zero point 0 from the most precise (per-channel) copy."""
-    from edgeshare.converters.source import open_source
-    from edgeshare.converters.tflite_file import read_tflite
+    from edgeshare.converters.formats.source import open_source
+    from edgeshare.converters.formats.tflite_file import read_tflite
 
     out = str(tmp_path / "fixed.tflite")
     rep = repair(stock_tied["int8"], out)

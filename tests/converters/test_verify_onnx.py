@@ -58,7 +58,7 @@ def tied(copy: str) -> bytes:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     onnx.checker.check_model(model)
     data = model.SerializeToString()
-    emb, logits = OnnxRunner(data)(np.array([0, 5, 7]), X)
+    emb, logits = OnnxRunner(data)(ids=np.array([0, 5, 7]), h=X)
     np.testing.assert_allclose(emb, E[[0, 5, 7]], atol=0)
     if copy != "other":
         np.testing.assert_allclose(logits, X @ E.T, atol=0.05)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgeshare.converters import verify
-from edgeshare.converters.runtime import TFLiteRunner
+from edgeshare.converters.runtime import LiteRTRunner
 from tests.tflite_builder import TFLiteBuilder, quantize_per_channel, quantize_per_tensor
 
 RNG = np.random.default_rng(0)
@@ -53,7 +53,7 @@ def two_fc(copy: str | None) -> bytes:
 
 
 def run(data: bytes) -> list[np.ndarray]:
-    return TFLiteRunner(data)(X, X)
+    return LiteRTRunner(data)(x1=X, x2=X)
 
 
 @pytest.mark.parametrize("copy", [None, "buffer"])
@@ -126,7 +126,7 @@ def tied_embedding(copy: str) -> bytes:
     b.op("FULLY_CONNECTED", [d, fc_w, -1], [y], keepNumDims=True)
     b.io([ids], [y])
     data = b.build()
-    logits = TFLiteRunner(data)(np.array([[1, 2, 3, 4]], np.int32))[0]
+    logits = LiteRTRunner(data)(ids=np.array([[1, 2, 3, 4]], np.int32))[0]
     ref = emb[[1, 2, 3, 4]] @ emb.T
     assert np.corrcoef(logits.reshape(-1), ref.reshape(-1))[0, 1] > 0.999
     return data
@@ -160,7 +160,7 @@ def test_constant_tensors_are_not_evidence_of_sharing():
     b.op("FULLY_CONNECTED", [h, w2, b2], [y])
     b.io([x], [y])
     data = b.build()
-    TFLiteRunner(data)(X)
+    LiteRTRunner(data)(x=X)
     rep = verify(data)
     assert rep.groups == []
     assert rep.weight_bytes == (32 * 8 + 32 * 32 + 64) * 4  # the biases still count as weight bytes
@@ -197,5 +197,5 @@ def test_a_coarsely_quantized_tensor_is_no_evidence_of_sharing():
     b.op("FULLY_CONNECTED", [x, wd, -1], [y2])
     b.io([x], [y1, y2])
     data = b.build()
-    TFLiteRunner(data)(X)
+    LiteRTRunner(data)(x=X)
     assert verify(data).groups == []

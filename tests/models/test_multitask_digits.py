@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from edgeshare.converters import verify
-from edgeshare.converters.multisignature import per_task_tflite_bytes
-from edgeshare.converters.runtime import TFLiteRunner
-from edgeshare.converters.source import open_source
-from edgeshare.converters.tflite_file import read_tflite
+from edgeshare.converters.export.signatures import per_task_tflite_bytes
+from edgeshare.converters.formats.source import open_source
+from edgeshare.converters.formats.tflite_file import read_tflite
+from edgeshare.converters.runtime import LiteRTRunner
 from tests.models.reference_exports import assert_accepted, export_reference
 
 TASKS = ["digit", "parity", "above4"]
@@ -40,9 +40,9 @@ def test_each_signature_runs_alone_and_equals_keras(exported):
     model, data = exported["model"], exported["data"][0][:3]
     want = {k: np.asarray(v) for k, v in model(data).items()}
     for task in TASKS:
-        runner = TFLiteRunner(exported["paths"]["none"], signature=task)
+        runner = LiteRTRunner(exported["paths"]["none"], signature=task)
         assert runner.output_names == [task]
-        got = np.concatenate([runner(data[i : i + 1])[0] for i in range(len(data))])
+        got = np.concatenate([runner({runner.input_names[0]: data[i : i + 1]})[0] for i in range(len(data))])
         np.testing.assert_allclose(got, want[task], atol=1e-4)
 
 

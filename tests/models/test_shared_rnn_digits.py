@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from edgeshare.converters import export_onnx, export_tflite, verify
-from edgeshare.converters.source import open_source
-from edgeshare.converters.tflite_file import read_tflite
+from edgeshare.converters.formats.source import open_source
+from edgeshare.converters.formats.tflite_file import read_tflite
 from tests.models.reference_exports import MODES, assert_accepted, export_reference
 
 STEPS, SHARED_LAYERS = 8, 3  # layers 1-3 run the shared cell
@@ -74,11 +74,12 @@ def test_rolled_lstm_has_no_fused_op_and_shares_weights_across_while_bodies(roll
 def test_tf_int8_converter_crashes_on_a_rolled_rnn(tmp_path):
     """Why export refuses it: TF 2.21's int8 converter kills the process (SIGSEGV) on a rolled Keras 3
     RNN. Characterization of the upstream bug: if this starts passing conversion, lift the refusal in
-    converters/export.py (_check_int8_convertible)."""
+    converters/export/to_tflite.py (check_int8_convertible)."""
     code = (
         "import edgeshare.converters.export as ex\n"
+        "import edgeshare.converters.export.to_tflite as to_tflite\n"
         "from edgeshare.models.shared_rnn_digits import build, sample_data\n"
-        "ex._check_int8_convertible = lambda model: None  # what export would do without the refusal\n"
+        "to_tflite.check_int8_convertible = lambda model: None  # what export would do without the refusal\n"
         f"ex.export_tflite(build(cell='gru', unroll=False), {str(tmp_path / 'r.tflite')!r}, 'int8', "
         "calibration=sample_data(8))\n"
     )

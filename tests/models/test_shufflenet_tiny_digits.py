@@ -1,8 +1,8 @@
 import onnx
 import pytest
 
-from edgeshare.converters.source import open_source
-from edgeshare.converters.tflite_file import read_tflite
+from edgeshare.converters.formats.source import open_source
+from edgeshare.converters.formats.tflite_file import read_tflite
 from tests.models.reference_exports import assert_accepted, export_reference
 
 

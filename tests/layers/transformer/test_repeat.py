@@ -89,8 +89,8 @@ def test_repeat_rejects_a_shape_changing_layer():
 def exported(tmp_path_factory):
     """One float TFLite export per mode of a 3x repeated Transformer block (the only conversions here)."""
     from edgeshare.converters import export_tflite
-    from edgeshare.converters.source import open_source
-    from edgeshare.converters.tflite_file import read_tflite
+    from edgeshare.converters.formats.source import open_source
+    from edgeshare.converters.formats.tflite_file import read_tflite
 
     folder = tmp_path_factory.mktemp("repeat_export")
     data = np.random.default_rng(0).standard_normal((8, 6, D)).astype("float32")

@@ -1,0 +1,99 @@
+"""Sample and calibration inputs for a Keras model, always by input name: from an .npz, a dict, arrays.
+
+A dict (or an .npz written by `np.savez(path, **{name: array})`) must have exactly the model's input
+names as keys (the Keras names, or the signature names the export gives them). A bare array is accepted
+for a one-input model, and a list only for a model whose inputs are a list, in that list's order.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from edgeshare.errors import InvalidInputError
+
+from ..runtime.base import TensorSpec
+
+
+def named_inputs(data: Any, inputs: Sequence[TensorSpec], label: str = "<data>", positional: bool = True,
+                 aliases: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
+    """Inputs as {name: array with a leading sample axis}, checked against the model's inputs.
+
+    Args:
+        data: a dict by input name, an array (one-input models) or a list (list-input models, in order).
+        inputs: the model's inputs, with each shape's leading (batch) axis standing for the samples.
+        positional: whether a list may be matched by position (False for dict-input models).
+        aliases: other accepted names (signature name -> input name).
+    """
+    names = [s.name for s in inputs]
+    if isinstance(data, np.ndarray) or (not isinstance(data, Mapping) and not isinstance(data, (list, tuple))):
+        if len(inputs) != 1:
+            raise InvalidInputError(f"the model takes {len(inputs)} inputs {names}: give a dict by input name. "
+                                    f"Received: one array", label)
+        given = {names[0]: np.asarray(data)}
+    elif isinstance(data, Mapping):
+        alias = dict(aliases or {})
+        keys = [str(k) for k in data]
+        given = {alias.get(k, k): np.asarray(v) for k, v in zip(keys, data.values())}
+        if sorted(given) != sorted(names) or len(given) != len(keys):
+            raise InvalidInputError(
+                f"input keys do not match the model's inputs: expected {sorted(names)}, received {sorted(keys)}",
+                label)
+    else:
+        if not positional and len(inputs) > 1:
+            raise InvalidInputError(f"the model's inputs are a dict {names}: give a dict by input name, not a "
+                                    f"list. Received: a list of {len(data)} arrays", label)
+        if len(data) != len(inputs):
+            raise InvalidInputError(f"expected {len(inputs)} input arrays for {names}, got {len(data)}", label)
+        given = {n: np.asarray(a) for n, a in zip(names, data)}
+    out: dict[str, np.ndarray] = {}
+    for spec in inputs:
+        arr = given[spec.name]
+        if arr.ndim != len(spec.shape) or tuple(arr.shape[1:]) != tuple(spec.shape[1:]):
+            raise InvalidInputError(
+                f"input {spec.name!r} must have shape [N, {', '.join(map(str, spec.shape[1:]))}]. "
+                f"Received: shape={list(arr.shape)}", label)
+        if arr.shape[0] == 0:
+            raise InvalidInputError(f"input {spec.name!r} has no samples", label)
+        want = np.dtype(spec.dtype)
+        if np.issubdtype(want, np.integer) and not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
+            raise InvalidInputError(f"input {spec.name!r} needs integers ({spec.dtype}). Received: dtype={arr.dtype}",
+                                    label)
+        out[spec.name] = arr.astype(want, copy=False)
+    counts = {a.shape[0] for a in out.values()}
+    if len(counts) != 1:
+        raise InvalidInputError(f"inputs have different sample counts {sorted(counts)}", label)
+    return out
+
+
+def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """The arrays of an .npz written by np.savez. Raises InvalidInputError on a missing or unreadable file."""
+    label = os.fspath(path)
+    if not os.path.exists(label):
+        raise InvalidInputError("no such file", label)
+    if not zipfile.is_zipfile(label):
+        raise InvalidInputError("not an .npz archive (expected np.savez output)", label)
+    try:
+        with np.load(label, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise InvalidInputError(f"cannot read the .npz: {exc}", label) from exc
+
+
+def integer_input_bounds(model: Any, tensor_names: Mapping[str, str]) -> dict[str, int]:
+    """Input name -> table rows, for integer inputs that an embedding reads (ids must stay in its table;
+    other integer inputs, such as padding masks, get 0 and 1). `tensor_names` maps each input name to its
+    KerasTensor's name."""
+    rows_of: dict[str, int] = {}
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        rows = getattr(layer, "input_dim", None) or getattr(layer, "vocabulary_size", None)
+        if not isinstance(rows, int) or rows < 1:
+            continue
+        for node in getattr(layer, "_inbound_nodes", []):
+            for t in getattr(node, "input_tensors", []):
+                rows_of[t.name] = min(rows_of.get(t.name, rows), rows)
+    return {name: rows_of[t] for name, t in tensor_names.items() if t in rows_of}

@@ -1,0 +1,37 @@
+"""The files the harness benchmarks: their format (checked by parsing them, without TensorFlow) and the
+export report beside them."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from edgeshare.converters.formats.onnx_file import read_onnx
+from edgeshare.converters.formats.source import open_source, sniff_format
+from edgeshare.converters.formats.tflite_file import read_tflite
+
+
+def artifact_format(path: str) -> str:
+    """Open and parse the file without TensorFlow; returns its format or raises InvalidInputError."""
+    with open_source(path) as src:
+        fmt = sniff_format(src.data, src.path)
+        if fmt == "tflite":
+            read_tflite(src)
+        else:
+            read_onnx(src).close()
+    return fmt
+
+
+def load_report(artifact: str) -> dict[str, Any] | None:
+    """`<artifact>.report.json` written by `edgeshare export`, when it is there."""
+    path = f"{artifact}.report.json"
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as fh:
+            rep = json.load(fh)
+    except (OSError, json.JSONDecodeError):
+        return None
+    keys = ("model", "format", "quantize", "mode", "file_bytes", "weight_bytes", "floor_bytes", "duplicate_bytes")
+    return {k: rep[k] for k in keys if k in rep} if isinstance(rep, dict) else None
