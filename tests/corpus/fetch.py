@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quiet", action="store_true", help="print nothing when the cache is complete")
     args = ap.parse_args(argv)
+    t0 = time.perf_counter()
     try:
         files = fetch(quiet=args.quiet)
     except CorpusError as e:
@@ -165,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if not args.quiet:
         total = sum(f.path.stat().st_size for f in files)
-        print(f"corpus: {len(files)} files, {total / 1e6:.1f} MB in {cache_dir() / 'files'}")
+        seconds = time.perf_counter() - t0
+        print(f"corpus: {len(files)} files, {total / 1e6:.1f} MB in {cache_dir() / 'files'} ({seconds:.1f} s)")
     return 0
 
 
