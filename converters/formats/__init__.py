@@ -11,7 +11,7 @@ from __future__ import annotations
 from .onnx_file import OnnxFile, read_onnx
 from .source import OpenedSource, Source, open_source, sniff_format
 from .tflite_file import TFLiteFile, read_tflite
-from .tflite_writer import write_tflite
+from .tflite_writer import copy_tflite, write_tflite
 from .weights import Quantization, StoredWeight
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Quantization",
     "Source",
     "StoredWeight",
+    "copy_tflite",
     "TFLiteFile",
     "open_source",
     "read_onnx",

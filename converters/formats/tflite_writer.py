@@ -142,3 +142,20 @@ def write_tflite(
                 sink.write(view[k : k + _COPY_CHUNK])
             pos = off + n
     return None
+
+
+def copy_tflite(source: str | os.PathLike[str] | bytes, out: str | os.PathLike[str] | None = None,
+                layout: str = "auto") -> bytes | None:
+    """Read a .tflite into the schema's object API and write it back with `write_tflite`, changing nothing
+    (the round trip every rewrite relies on). Returns the bytes when `out` is None."""
+    from .source import open_source
+    from .tflite_file import read_tflite
+
+    with open_source(source) as src:
+        tfl = read_tflite(src)
+        model = _schema().ModelT.InitFromPackedBuf(src.data, 0)
+
+        def data_of(i: int) -> Any:
+            return tfl.buffer_bytes(i) if i < len(tfl.buffers) and tfl.buffers[i].length else None
+
+        return write_tflite(model, data_of, os.fspath(out) if out is not None else None, layout=layout)

@@ -244,8 +244,8 @@ def generate(quiet: bool = False) -> list[Path]:
     done = final / "done.json"
     if done.is_file():
         return [final / n for n in json.loads(done.read_text())["files"]]
+    from edgeshare._quiet import quiet_fds
     from edgeshare.accounting import quiet_tensorflow
-    from edgeshare.converters._quiet import quiet_fds
 
     quiet_tensorflow()
     final.parent.mkdir(parents=True, exist_ok=True)
