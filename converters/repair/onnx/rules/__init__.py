@@ -12,7 +12,6 @@ from .float16_cast import Float16Cast
 from .float_reads_dequantized import FloatReadsDequantized
 from .integer_reader_scale_swap import IntegerReaderScaleSwap
 from .qgemm_transposed_integer import QGemmTransposedInteger
-from .same_quantization import SameQuantization
 from .transposed_readers import TransposedReaders
 
 COPY_RULES = [
@@ -20,7 +19,6 @@ COPY_RULES = [
     ExactInitializer(),
     TransposedReaders(),
     QGemmTransposedInteger(),
-    SameQuantization(),
     IntegerReaderScaleSwap(),
     DequantizeKeptParams(),
     DropIntegerDequantize(),
