@@ -43,11 +43,12 @@ class Prepared:
 
 
 def resolve_model(model: Any) -> Any:
-    """A Keras model from a model object, a .keras path or its bytes."""
+    """A Keras model from a model object, a .keras path or its bytes (a path is checked before TensorFlow
+    loads)."""
     from edgeshare.accounting import load_keras_model, quiet_tensorflow
 
-    quiet_tensorflow()
     if hasattr(model, "weights") and hasattr(model, "inputs"):
+        quiet_tensorflow()
         return model
     if isinstance(model, (bytes, bytearray)):
         with tempfile.NamedTemporaryFile(suffix=".keras", delete=False) as fh:

@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)
     try:
+        from edgeshare.cli._common import check_outputs
+
+        check_outputs(args)
         code: int = args.func(args)
         return code
     except InvalidInputError as exc:

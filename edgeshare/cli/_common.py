@@ -43,6 +43,48 @@ def emit_json(target: str | None, payload: Any) -> None:
             fh.write(text + "\n")
 
 
+# Arguments that name a file a command writes; checked before any work starts (cli.main).
+OUTPUT_ARGS = ("output", "json", "plot", "model_explorer")
+
+
+def check_writable(path: str, what: str) -> None:
+    """Raise InvalidInputError (exit 2) unless `path` can be written: its folder exists and is writable,
+    and it is not a folder itself."""
+    import os
+
+    from edgeshare.errors import InvalidInputError
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise InvalidInputError(f"{what} is a folder; expected a file to write", path)
+    if not os.path.isdir(folder):
+        raise InvalidInputError(f"cannot write {what}: its folder {folder} does not exist", path)
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise InvalidInputError(f"cannot write {what}: permission denied", path)
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every output path of a command is writable, before the command loads anything heavy."""
+    for name in OUTPUT_ARGS:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value != "-":
+            check_writable(value, f"--{name.replace('_', '-')}" if name != "output" else "the output")
+
+
+def check_readable(path: str, what: str) -> None:
+    """Raise InvalidInputError (exit 2) unless `path` is an existing, non-empty file."""
+    import os
+
+    from edgeshare.errors import InvalidInputError
+
+    if not os.path.exists(path):
+        raise InvalidInputError(f"no such file ({what})", path)
+    if os.path.isdir(path):
+        raise InvalidInputError(f"is a folder, expected a file ({what})", path)
+    if os.path.getsize(path) == 0:
+        raise InvalidInputError(f"the file is empty (0 bytes) ({what})", path)
+
+
 def human(args: argparse.Namespace) -> bool:
     """Print tables unless JSON goes to stdout."""
     return getattr(args, "json", None) != "-"

@@ -18,7 +18,8 @@ def add_parser(sub: Any) -> None:
         "OUT.report.json beside the artifact. Exit 1 when duplicates remain or numerics are off.",
     )
     p.add_argument("model", help="a .keras file")
-    p.add_argument("--format", choices=("tflite", "onnx"), default="tflite")
+    p.add_argument("--format", choices=("tflite", "onnx"), default=None,
+                   help="default: from the output's extension (.tflite or .onnx)")
     p.add_argument("--quantize", choices=MODES, default="none",
                    help="none (f32), fp16, dynamic (int8 weights) or int8 (full integer)")
     p.add_argument("--calibration", metavar="FILE.npz",
@@ -40,7 +41,29 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def output_format(output: str, fmt: str | None) -> str:
+    """The format the output's extension names; `--format` must agree with it (an exit-2 error otherwise)."""
+    from edgeshare.errors import InvalidInputError
+
+    ext = output.lower().rsplit(".", 1)[-1] if "." in output else ""
+    named = {"tflite": "tflite", "onnx": "onnx"}.get(ext)
+    if fmt is not None and named is not None and fmt != named:
+        raise InvalidInputError(f"--format {fmt} conflicts with the output's extension .{ext}; drop --format or "
+                                f"rename the output. Received: format={fmt}, output={output}")
+    if fmt is None and named is None:
+        raise InvalidInputError("cannot tell the format from the output's extension: name it .tflite or .onnx, "
+                                f"or pass --format. Received: output={output}")
+    return fmt or named  # type: ignore[return-value]
+
+
 def run(args: argparse.Namespace) -> int:
+    from edgeshare.cli._common import check_readable
+
+    # Every file check before TensorFlow loads (importing it takes seconds).
+    fmt = output_format(args.output, args.format)
+    check_readable(args.model, "the Keras model")
+    if args.calibration:
+        check_readable(args.calibration, "--calibration")
     from edgeshare.converters import export as ex
 
     options = {"bank_export": args.bank_export, "lower_grouped_conv": args.lower_grouped_conv,
@@ -51,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         def say(stage: str) -> None:
             prog.update(task, description=f"{args.model}: {stage}")
 
-        if args.format == "tflite":
+        if fmt == "tflite":
             rep = ex.export_tflite(args.model, args.output, args.quantize, calibration=args.calibration,
                                    repair=not args.no_repair, progress=say, **options)
         else:

@@ -56,6 +56,8 @@ class RunnerEngine(Engine):
             why = data.get("error") or (self._other[-1] if self._other else f"exit status {proc.returncode}")
             if "No module named" in why and "edgeshare" in why:
                 why += f" (install the light runtime on the board: `{self._python} -m pip install edgeshare`)"
-            raise BenchmarkRunError(f"the runner could not benchmark the model: {why}", "failed")
+            # The runner reports what the input lacks (a dynamic shape with no --input-shape) as InvalidInputError.
+            kind = "input" if why.startswith("InvalidInputError") else "failed"
+            raise BenchmarkRunError(f"the runner could not benchmark the model: {why}", kind)
         data.pop("artifact", None)
         return data
