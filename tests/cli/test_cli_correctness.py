@@ -17,19 +17,19 @@ from edgeshare.cli import main
 from tests.converters.test_verify_tflite import two_fc
 
 PROBE = r"""
-import sys, time
+import sys
 from edgeshare.cli import main
-t0 = time.perf_counter()
 code = main(ARGS)
-print(code, round(time.perf_counter() - t0, 2), "tensorflow" in sys.modules)
+print(code, "tensorflow" in sys.modules)
 """
 
 
-def _probe(args: list[str]) -> tuple[int, float, bool, str]:
+def _probe(args: list[str]) -> tuple[int, bool, str]:
+    """(exit code, whether TensorFlow was imported, stderr) of `edgeshare ARGS` in a fresh process."""
     proc = subprocess.run([sys.executable, "-c", PROBE.replace("ARGS", repr(args))], capture_output=True,
                           text=True, timeout=120)
-    code, seconds, heavy = proc.stdout.split()
-    return int(code), float(seconds), heavy == "True", proc.stderr
+    code, heavy = proc.stdout.split()
+    return int(code), heavy == "True", proc.stderr
 
 
 @pytest.mark.parametrize("args, message", [
@@ -39,7 +39,7 @@ def _probe(args: list[str]) -> tuple[int, float, bool, str]:
     (["export", "missing.keras", "-o", "/nonexistent/dir/b.onnx"], "its folder /nonexistent/dir does not exist"),
 ])
 def test_export_checks_run_before_tensorflow_loads(args, message, tmp_path):
-    code, seconds, heavy, err = _probe([a if not a.endswith(".keras") else str(tmp_path / a) for a in args])
+    code, heavy, err = _probe([a if not a.endswith(".keras") else str(tmp_path / a) for a in args])
     assert code == 2 and not heavy, (code, heavy, err)
     assert message in err and err.count("\n") == 1, err
 
@@ -47,7 +47,7 @@ def test_export_checks_run_before_tensorflow_loads(args, message, tmp_path):
 def test_calibration_file_is_checked_before_tensorflow_loads(tmp_path):
     model = tmp_path / "m.keras"
     model.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: only opened after the calibration check
-    code, _, heavy, err = _probe(["export", str(model), "-o", str(tmp_path / "m.tflite"),
+    code, heavy, err = _probe(["export", str(model), "-o", str(tmp_path / "m.tflite"),
                                   "--calibration", str(tmp_path / "none.npz")])
     assert code == 2 and not heavy
     assert "none.npz: no such file (--calibration)" in err
