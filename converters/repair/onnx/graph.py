@@ -143,18 +143,10 @@ def integer_reader_scales(m: Graph, name: str) -> list[tuple[Any, Any, int | Non
     for _, node, slot in m.uses(name):
         if node.op_type not in ("MatMulInteger", "ConvInteger") or slot != 1:
             return None
-        readers = m.uses(node.output[0])
-        if len(readers) != 1 or readers[0][1].op_type != "Cast":
+        chain = rescale_chain(m, node)
+        if chain is None or chain[2] is None:
             return None
-        cast = readers[0][1]
-        readers = m.uses(cast.output[0])
-        if len(readers) != 1 or readers[0][1].op_type != "Mul":
-            return None
-        other = [x for x in readers[0][1].input if x != cast.output[0]]
-        prod = producer(m, other[0]) if len(other) == 1 else None
-        if prod is None or prod[1].op_type != "Mul":
-            return None
-        mul = prod[1]
+        mul = chain[2]
         inits = [x for x in mul.input if x in m.inits]
         if len(inits) == 2:
             inits = [mul.input[1]]  # onnxruntime writes Mul(a_scale, b_scale)
@@ -193,16 +185,10 @@ def producer(m: Graph, name: str) -> tuple[Any, Any] | None:
     return None
 
 
-def qgemm_chain(m: Graph, node: Any) -> tuple[Any, Any, Any, Any] | None:
-    """MatMulInteger(A_q, B, a_zp, b_zp) -> Cast -> Mul(_, scale product), with A_q from a
-    DynamicQuantizeLinear of a matrix: returns (dql, cast, mul, scale_mul) or None."""
-    if len(node.input) < 3 or not node.output:
-        return None
-    prod = producer(m, node.input[0])
-    if prod is None or prod[1].op_type != "DynamicQuantizeLinear":
-        return None
-    a = prod[1].input[0]
-    if m.rank.get(a) != 2 and not static_nd(m, a):
+def rescale_chain(m: Graph, node: Any) -> tuple[Any, Any, Any | None] | None:
+    """An integer op's output as onnxruntime's quantizer rescales it: -> Cast -> Mul(_, scale), the scale
+    usually a Mul(a_scale, b_scale). Returns (cast, mul, the scale's Mul or None), or None."""
+    if not node.output:
         return None
     readers = m.uses(node.output[0])
     if len(readers) != 1 or readers[0][1].op_type != "Cast":
@@ -214,7 +200,22 @@ def qgemm_chain(m: Graph, node: Any) -> tuple[Any, Any, Any, Any] | None:
     mul = readers[0][1]
     other = [x for x in mul.input if x != cast.output[0]]
     sp = producer(m, other[0]) if len(other) == 1 else None
-    return prod[1], cast, mul, (sp[1] if sp is not None and sp[1].op_type == "Mul" else None)
+    return cast, mul, (sp[1] if sp is not None and sp[1].op_type == "Mul" else None)
+
+
+def qgemm_chain(m: Graph, node: Any) -> tuple[Any, Any, Any, Any] | None:
+    """MatMulInteger(A_q, B, a_zp, b_zp) -> Cast -> Mul(_, scale product), with A_q from a
+    DynamicQuantizeLinear of a matrix: returns (dql, cast, mul, scale_mul) or None."""
+    if len(node.input) < 3:
+        return None
+    prod = producer(m, node.input[0])
+    if prod is None or prod[1].op_type != "DynamicQuantizeLinear":
+        return None
+    a = prod[1].input[0]
+    if m.rank.get(a) != 2 and not static_nd(m, a):
+        return None
+    chain = rescale_chain(m, node)
+    return None if chain is None else (prod[1], *chain)
 
 
 def drop_unused(m: Graph, name: str) -> None:
