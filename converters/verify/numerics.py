@@ -25,11 +25,15 @@ class Criterion:
     top1: float  # top-1 agreement with Keras on outputs with a class axis
 
 
+# Top-1 over near-tied logits flips under int8 even when the outputs are close: measured with `make export`,
+# the reference LMs' int8 files agree on 0.79-0.87 of the positions at a worst per-sample cosine of 0.993-0.997
+# (multilingual_lm_tiny, tied_lm, mobilellm_tiny; dynamic: 0.99 and above). A wrong model (a shuffled or
+# reversed class order) agrees on about 1/classes of them.
 CRITERIA = {
     "none": Criterion(None, 0.99),
     "fp16": Criterion(0.999, 0.98),
     "dynamic": Criterion(0.99, 0.9),
-    "int8": Criterion(0.98, 0.8),
+    "int8": Criterion(0.98, 0.7),
 }
 
 
