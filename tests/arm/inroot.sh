@@ -6,7 +6,8 @@
 # Usage: inroot.sh ROOT WORK   (REPO and PY come from the environment)
 set -uo pipefail
 ROOT="$1"; WORK="$2"
-source "$REPO/tests/arm/lib.sh"
+HERE="$REPO/tests/arm"
+source "$HERE/lib.sh"
 SSHD_PID=
 cleanup() {
   [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null && wait "$SSHD_PID" 2>/dev/null
@@ -16,11 +17,13 @@ trap cleanup EXIT
 arm_mount "$ROOT" "$WORK" || { say "error: could not mount /proc, /sys, /dev in the root" >&2; exit 1; }
 
 failed=()
+STEPS=0
 step() {  # step NAME command...: runs it, reports, records a failure, goes on
   local name="$1" t rc
   shift
   t=$(date +%s)
   "$@"; rc=$?
+  STEPS=$((STEPS + 1))
   say "$name: $([ $rc = 0 ] && echo ok || echo "FAILED (exit $rc)") in $(( $(date +%s) - t )) s"
   [ $rc = 0 ] || failed+=("$name")
 }
@@ -29,12 +32,18 @@ say "in the root: $(inroot uname -m), $(inroot python3 --version 2>&1)"
 # One verify and one bench of real exports, as a user on the board would type them.
 one_tflite="$(cd "$ROOT" && ls opt/edgeshare/models/*/*_int8.tflite | head -1)"
 one_onnx="$(cd "$ROOT" && ls opt/edgeshare/models/*/*_dynamic.onnx | head -1)"
-step "edgeshare verify (aarch64)" inroot edgeshare verify "/$one_tflite"
-step "edgeshare verify (aarch64)" inroot edgeshare verify "/$one_onnx"
+verify_both() {  # the summary lines of each report; the full reports go to WORK/verify.log
+  local f rc=0
+  for f in "$@"; do
+    inroot edgeshare verify "$f" >"$WORK/verify.log" 2>&1 || rc=$?
+    head -2 "$WORK/verify.log" | sed 's/^/test-arm:   /'
+  done
+  return $rc
+}
+step "edgeshare verify (aarch64)" verify_both "/$one_tflite" "/$one_onnx"
 step "edgeshare bench (aarch64)" inroot edgeshare bench "/$one_tflite" "/$one_onnx" --runs 3 --warmup 1 \
-  --no-history --json /tmp/bench_aarch64.json
-inroot python3 -c 'import json; r = json.load(open("/tmp/bench_aarch64.json"))["results"]; print("\n".join(
-  f"test-arm:   {x[\"variant\"]}: machine: {x[\"machine\"]}" for x in r))'
+  --no-history --json /tmp/bench_aarch64.json >"$WORK/bench.log" 2>&1
+"$PY" "$HERE/show_machines.py" "$ROOT/tmp/bench_aarch64.json" "in the root:"
 
 step "light runtime tests (aarch64)" inroot_in /opt/edgeshare/src bash tests/arm/inroot_pytest.sh
 
@@ -88,13 +97,14 @@ if kill -0 "$SSHD_PID" 2>/dev/null; then
     EDGESHARE_ARM_SSH_CONFIG="$WORK/ssh/ssh_config" EDGESHARE_ARM_ROOT="$ROOT" \
     EDGESHARE_ARM_SSH_OUT="$WORK/ssh_bench.json" \
     "$PY" -m pytest -q -p no:cacheprovider tests/arm/test_ssh_aarch64.py
-  [ -f "$WORK/ssh_bench.json" ] && "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"]
-print("\n".join(f"test-arm:   over ssh: {x[\"variant\"]!r}: machine: {x[\"machine\"]}" for x in r))' "$WORK/ssh_bench.json"
+  [ -f "$WORK/ssh_bench.json" ] && "$PY" "$HERE/show_machines.py" "$WORK/ssh_bench.json" "over SSH, from x86_64:"
 else
   say "error: sshd in the root did not start: $(tail -5 "$WORK/sshd.log")"
   failed+=("aarch64 sshd")
+  STEPS=$((STEPS + 1))
 fi
 
+echo "$STEPS ${#failed[@]}" >"$WORK/steps"
 if [ ${#failed[@]} -gt 0 ]; then
   say "failed inside the root: ${failed[*]}"
   exit 1

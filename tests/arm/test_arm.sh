@@ -79,6 +79,10 @@ else
   say "error: the aarch64 side wrote no outputs" >&2
 fi
 set -e
-say "steps inside the root: $([ "$inner" = 0 ] && echo ok || echo "FAILED (exit $inner)"); cross-CPU outputs:" \
-  "$([ "$cmp_rc" = 0 ] && echo ok || echo "FAILED (exit $cmp_rc)"); total $(elapsed)"
+# One closing line: the steps inside the root (tests/arm/inroot.sh) and the comparison.
+read -r steps steps_failed <"$WORK/steps" 2>/dev/null || { steps=1; steps_failed=1; }
+[ "$inner" = 0 ] || [ "$steps_failed" -gt 0 ] || steps_failed=1  # inroot.sh died before counting
+total=$((steps + 1)); bad=$((steps_failed + (cmp_rc != 0)))
+say "total time $(elapsed)"
+say "$((total - bad)) passed, $bad failed"
 [ "$inner" = 0 ] && [ "$cmp_rc" = 0 ]
