@@ -167,9 +167,15 @@ def run_here(work: str, label: str, timing: bool) -> int:
             except Exception as exc:  # reported in the table
                 entry["error"] = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
             else:
-                # The first output of the first signature is the one compared (each reference model has one).
-                y, scale, zero = next(iter(outs.values()))
-                arrays[rel] = dequantized(y, scale, zero)
+                # Every output by its own name (a multi-signature .tflite names the same output in several
+                # signatures with the same value: the first is kept).
+                names = []
+                for key, (y, scale, zero) in outs.items():
+                    name = key.split("/", 1)[-1]
+                    if name not in names:
+                        names.append(name)
+                        arrays[f"{rel}::{name}"] = dequantized(y, scale, zero)
+                entry["outputs"] = names
             index[rel] = entry
     meta = {"label": label, "machine": platform.machine(), "files": index}
     arrays["__index__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -344,15 +350,15 @@ def report(work: str, models: list[str], cpus: list[str], build: str) -> None:
     outs = {c: np.load(os.path.join(work, "out", f"{c}.npz")) for c in cpus}
     idx = {c: json.loads(bytes(outs[c]["__index__"]).decode()) for c in cpus}
     head = "".join(f" {c + ' (' + idx[c]['machine'] + ')':>20}" for c in cpus)
-    print(f"\nworst per-sample cosine vs the float reference ({models and 'f32 ONNX export, native'}); "
-          f"size; native p50 (1 thread)")
+    print("\nworst per-sample cosine (over samples and outputs, matched by name) against the float reference: "
+          "the f32 ONNX export run natively; size; native p50 (1 thread)")
     print(f"{'model':24} {'file':40} {'KiB':>7} {'p50 ms':>7}{head}")
     for name in models:
-        ref_key = f"{name}/export__{name}.onnx"
-        if ref_key not in outs["native"].files:
-            print(f"{name:24} no float ONNX export: no reference")
+        ref_rel = f"{name}/export__{name}.onnx"
+        ref_entry = idx["native"]["files"].get(ref_rel, {})
+        if "outputs" not in ref_entry:
+            print(f"{name:24} no float ONNX export that ran: no reference")
             continue
-        ref = outs["native"][ref_key]
         files = sorted(idx["native"]["files"])
         for rel in [f for f in files if f.startswith(name + "/")]:
             entry = idx["native"]["files"][rel]
@@ -361,11 +367,10 @@ def report(work: str, models: list[str], cpus: list[str], build: str) -> None:
             cells = ""
             for c in cpus:
                 e = idx[c]["files"].get(rel, {"error": "not run"})
-                if "error" in e or rel not in outs[c].files:
-                    cells += f" {'error':>20}"
-                    continue
-                y = outs[c][rel]
-                cells += f" {per_sample_cosine(ref, y).min():20.6f}" if y.shape == ref.shape else f" {'shape':>20}"
+                cos = [float(per_sample_cosine(outs["native"][f"{ref_rel}::{o}"], outs[c][f"{rel}::{o}"]).min())
+                       for o in e.get("outputs", []) if o in ref_entry["outputs"]
+                       and outs[c][f"{rel}::{o}"].shape == outs["native"][f"{ref_rel}::{o}"].shape]
+                cells += f" {min(cos):20.6f}" if cos else f" {'error' if 'error' in e else 'no output matches':>20}"
             print(f"{name:24} {rel.split('/', 1)[1]:40} {size:7.0f} {p50}{cells}")
     for c in cpus:
         errs = {k: v["error"] for k, v in idx[c]["files"].items() if "error" in v}

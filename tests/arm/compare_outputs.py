@@ -31,7 +31,7 @@ def _index(f: Any) -> dict[str, Any]:
 
 
 def kind_of(file: str) -> str:
-    stem = file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    stem = file.rsplit("/", 1)[-1].split(".", 1)[0]  # multitask_digits_dynamic.digit.onnx: one task's file
     if stem.endswith("_int8"):
         return "int8"
     if stem.endswith("_dynamic"):
@@ -104,14 +104,14 @@ def main(argv: list[str]) -> int:
     rows, ix, ia = compare(argv[0], argv[1])
     print(f"outputs on {ix['machine']} vs {ia['machine']} (emulated), {ix['samples']} seeded samples per file "
           f"(tests/arm/compare_outputs.py)")
-    print(f"{'file':52} {'kind':8} {'max |d|':>10} {'steps':>5} {'min cos':>10}  {'tolerance':26} result")
+    print(f"{'file':66} {'kind':8} {'max |d|':>10} {'steps':>5} {'min cos':>10}  {'tolerance':26} result")
     for r in rows:
         if "max_abs" in r:
             steps = "-" if r["max_steps"] is None else f"{r['max_steps']:.0f}"
-            print(f"{r['file']:52} {r['kind']:8} {r['max_abs']:10.3g} {steps:>5} {r['cosine']:10.7f}  "
+            print(f"{r['file']:66} {r['kind']:8} {r['max_abs']:10.3g} {steps:>5} {r['cosine']:10.7f}  "
                   f"{TOLERANCE[r['kind']]:26} {'ok' if r['ok'] else 'OUTSIDE'}")
         else:
-            print(f"{r['file']:52} {r['kind']:8} {'':10} {'':5} {'':10}  {TOLERANCE[r['kind']]:26} ERROR {r['note']}")
+            print(f"{r['file']:66} {r['kind']:8} {'':10} {'':5} {'':10}  {TOLERANCE[r['kind']]:26} ERROR {r['note']}")
     bad = [r["file"] for r in rows if not r["ok"]]
     print(f"cross-CPU outputs: {len(rows) - len(bad)} of {len(rows)} files within tolerance"
           + (f"; outside: {', '.join(bad)}" if bad else ""))
