@@ -7,7 +7,7 @@ STAMP := $(VENV)/.edgeshare-installed
 BUILD ?= build
 PYTEST_ARGS ?=
 
-.PHONY: install test test-arm lint typecheck pytest export bench bench-device android-demo clean
+.PHONY: install test lint typecheck pytest export bench bench-device android-demo clean
 
 install: $(STAMP)
 
@@ -33,13 +33,6 @@ typecheck: install
 
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)
-
-# edgeshare's light runtime on aarch64 binaries under QEMU (root, x86_64 Debian; skips with one line elsewhere):
-# builds or restores (cache: $$EDGESHARE_ARM_CACHE, default ~/.cache/edgeshare/arm) a Debian arm64 root, runs
-# the light tests in it, benches over SSH against an aarch64 sshd, and compares every reference export's
-# outputs between x86 and aarch64 (exports into $(BUILD)/ first unless fresh). See tests/arm/README.md.
-test-arm: install
-	BUILD=$(BUILD) PY=$(CURDIR)/$(PY) bash tests/arm/test_arm.sh
 
 # Build every reference model, export each to TFLite (none, dynamic, int8) and ONNX in build/,
 # verify each file and bench it on the host; prints one summary table.
@@ -77,3 +70,11 @@ android-demo:
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache
+
+# edgeshare's light runtime on aarch64 binaries under QEMU (root, x86_64 Debian; skips with one line elsewhere):
+# builds or restores (cache: $$EDGESHARE_ARM_CACHE, default ~/.cache/edgeshare/arm) a Debian arm64 root, runs
+# the light tests in it, benches over SSH against an aarch64 sshd, and compares every reference export's
+# outputs between x86 and aarch64 (exports into $(BUILD)/ first unless fresh). See tests/arm/README.md.
+.PHONY: test-arm
+test-arm: install
+	BUILD=$(BUILD) PY=$(CURDIR)/$(PY) bash tests/arm/test_arm.sh
