@@ -26,6 +26,7 @@ onnxruntime, so it runs on a board as is.
 from __future__ import annotations
 
 import argparse
+import functools
 import glob
 import json
 import os
@@ -90,7 +91,7 @@ def run_tflite(path: str, inputs: dict[str, np.ndarray],
             scale, zero = outs[n]["quantization"]
             results[f"{sig}/{n}"] = (np.concatenate(stacked[n]), float(scale), int(zero))
         first = {n: _quantize_input(inputs[n][:1], ins[n]) for n in spec["inputs"]}
-        calls.append(lambda r=runner, f=first: r(**f))
+        calls.append(functools.partial(runner, **first))
     return results, calls[0]
 
 
@@ -180,7 +181,7 @@ def run_here(work: str, label: str, timing: bool) -> int:
     meta = {"label": label, "machine": platform.machine(), "files": index}
     arrays["__index__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     os.makedirs(os.path.join(work, "out"), exist_ok=True)
-    np.savez(os.path.join(work, "out", f"{label}.npz"), **arrays)
+    np.savez(os.path.join(work, "out", f"{label}.npz"), **arrays)  # type: ignore[arg-type]  # numpy's stub reads a key as allow_pickle
     return 0
 
 
@@ -353,6 +354,7 @@ def report(work: str, models: list[str], cpus: list[str], build: str) -> None:
     print("\nworst per-sample cosine (over samples and outputs, matched by name) against the float reference: "
           "the f32 ONNX export run natively; size; native p50 (1 thread)")
     print(f"{'model':24} {'file':40} {'KiB':>7} {'p50 ms':>7}{head}")
+    summary: dict[str, dict[str, Any]] = {}
     for name in models:
         ref_rel = f"{name}/export__{name}.onnx"
         ref_entry = idx["native"]["files"].get(ref_rel, {})
@@ -364,14 +366,30 @@ def report(work: str, models: list[str], cpus: list[str], build: str) -> None:
             entry = idx["native"]["files"][rel]
             size = os.path.getsize(os.path.join(work, "files", rel)) / 1024
             p50 = f"{entry['p50_ms']:7.3f}" if "p50_ms" in entry else f"{'-':>7}"
-            cells = ""
+            cells, vals = "", []
             for c in cpus:
                 e = idx[c]["files"].get(rel, {"error": "not run"})
                 cos = [float(per_sample_cosine(outs["native"][f"{ref_rel}::{o}"], outs[c][f"{rel}::{o}"]).min())
                        for o in e.get("outputs", []) if o in ref_entry["outputs"]
                        and outs[c][f"{rel}::{o}"].shape == outs["native"][f"{ref_rel}::{o}"].shape]
                 cells += f" {min(cos):20.6f}" if cos else f" {'error' if 'error' in e else 'no output matches':>20}"
+                vals.append(min(cos) if cos else float("nan"))
             print(f"{name:24} {rel.split('/', 1)[1]:40} {size:7.0f} {p50}{cells}")
+            setting = rel.split("/", 1)[1].removeprefix("ort__").removesuffix(".onnx")
+            if rel.split("/", 1)[1].startswith("ort__"):
+                s = summary.setdefault(setting, {"cos": {c: [] for c in cpus}, "p50_ratio": []})
+                for c, v in zip(cpus, vals):
+                    s["cos"][c].append(v)
+                base = idx["native"]["files"].get(f"{name}/ort__u8s8.onnx", {}).get("p50_ms")
+                if base and "p50_ms" in entry:
+                    s["p50_ratio"].append(entry["p50_ms"] / base)
+    print("\nper setting: worst cosine over the models on each CPU (nan: a model failed to run), "
+          "and the native p50 relative to u8s8 (geometric mean over the models)")
+    print(f"{'setting':32}" + "".join(f" {c:>10}" for c in cpus) + f" {'p50/u8s8':>9}")
+    for setting, s in summary.items():
+        worst = "".join(f" {min(v) if not any(np.isnan(v)) else float('nan'):10.6f}" for v in s["cos"].values())
+        ratio = float(np.exp(np.mean(np.log(s["p50_ratio"])))) if s["p50_ratio"] else float("nan")
+        print(f"{setting:32}{worst} {ratio:9.2f}")
     for c in cpus:
         errs = {k: v["error"] for k, v in idx[c]["files"].items() if "error" in v}
         for k, v in errs.items():

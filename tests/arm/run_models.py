@@ -70,7 +70,7 @@ def run(dest: str, out: str) -> int:
     meta = {"machine": platform.machine(), "python": platform.python_version(), "samples": SAMPLES,
             "seconds": round(time.monotonic() - t0, 1), "files": index}
     arrays["__index__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez(out, **arrays)
+    np.savez(out, **arrays)  # type: ignore[arg-type]  # numpy's stub reads a key as allow_pickle
     bad = [e["file"] for e in index if "error" in e]
     print(f"run_models: {platform.machine()}: ran {len(files) - len(bad)} of {len(files)} files in "
           f"{meta['seconds']} s -> {out}" + (f"; errors in {bad}" if bad else ""))
