@@ -29,8 +29,8 @@ source "$HERE/lib.sh"
 T0=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - T0 )) s"; }
 
-[ -x "$PY" ] || { say "error: no $PY; run make install first" >&2; exit 2; }
 why="$(arm_preflight)" || { say "skipped: $why"; exit 0; }
+[ -x "$PY" ] || { say "error: no $PY; run make install first" >&2; exit 2; }
 say "qemu $(qemu-aarch64-static --version | head -1 | awk '{print $3}') as $ARM_QEMU_CPU; binfmt qemu-aarch64 registered"
 
 # ---- the reference exports (what `make export` writes), reused when fresh ---------------------------------
