@@ -44,8 +44,16 @@ if fresh_exports; then
   say "reusing the reference exports in $BUILD/ (newer than converters/, models/, edgeshare/layers/)"
 else
   say "exporting the reference models into $BUILD/ (edgeshare export-reference --no-bench, ~8 min; log /tmp/edgeshare-arm-export.log)"
+  rc=0
   nice -n 10 "$REPO/.venv/bin/edgeshare" export-reference --out "$BUILD" --no-bench >/tmp/edgeshare-arm-export.log 2>&1 \
-    || { say "error: export-reference failed:" >&2; tail -20 /tmp/edgeshare-arm-export.log >&2; exit 1; }
+    || rc=$?
+  # Exit 1 is a failed check (duplicates, or numerics outside the export's tolerance): the files are written
+  # and are compared across CPUs all the same; anything else is fatal.
+  if [ "$rc" = 1 ] && [ -f "$BUILD/summary.json" ]; then
+    say "warning: export-reference reported a failed check: $(grep -E '^[0-9]+ files;' /tmp/edgeshare-arm-export.log)"
+  elif [ "$rc" != 0 ]; then
+    say "error: export-reference failed (exit $rc):" >&2; tail -20 /tmp/edgeshare-arm-export.log >&2; exit 1
+  fi
   say "exported ($(elapsed))"
 fi
 
