@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 # onnxruntime.quantization.quantize_dynamic settings compared (keyword arguments); "weight_only" and
-# "static_qdq" are built differently (see _quantize).
+# "static_qdq_*" (quantize_static, calibrated on 32 samples) are built differently (see _quantize).
 SETTINGS: dict[str, dict[str, Any]] = {
     "u8s8": {"weight_type": "QInt8"},  # the exporter's current setting
     "u8s8_reduce_range": {"weight_type": "QInt8", "reduce_range": True},
@@ -51,6 +51,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "u8u8_per_channel": {"weight_type": "QUInt8", "per_channel": True},
     "weight_only": {},  # int8 weights + DequantizeLinear, float compute (same bytes as dynamic)
     "static_qdq_s8s8": {},  # calibrated static quantization, QDQ, int8 activations and weights
+    "static_qdq_s8s8_reduce_range": {"reduce_range": True},  # the same with 7-bit weights
 }
 
 
@@ -234,7 +235,7 @@ def _quantize(src: str, dst: str, setting: str, cal: dict[str, np.ndarray]) -> N
     if setting == "weight_only":
         _weight_only(src, dst)
         return
-    if setting == "static_qdq_s8s8":
+    if setting.startswith("static_qdq_s8s8"):
         n = len(next(iter(cal.values())))
 
         class Reader(CalibrationDataReader):
@@ -245,7 +246,7 @@ def _quantize(src: str, dst: str, setting: str, cal: dict[str, np.ndarray]) -> N
                 return next(self.items, None)
 
         quantize_static(src, dst, Reader(), quant_format=QuantFormat.QDQ, weight_type=QuantType.QInt8,
-                        activation_type=QuantType.QInt8, per_channel=False)
+                        activation_type=QuantType.QInt8, per_channel=False, **SETTINGS[setting])
         return
     kw = dict(SETTINGS[setting])
     kw["weight_type"] = getattr(QuantType, kw["weight_type"])
