@@ -77,3 +77,11 @@ android-demo:
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache
+
+# edgeshare's light runtime on aarch64 binaries under QEMU (root, x86_64 Debian; skips with one line elsewhere):
+# builds or restores (cache: $$EDGESHARE_ARM_CACHE, default ~/.cache/edgeshare/arm) a Debian arm64 root, runs
+# the light tests in it, benches over SSH against an aarch64 sshd, and compares every reference export's
+# outputs between x86 and aarch64 (exports into $(BUILD)/ first unless fresh). See tests/arm/README.md.
+.PHONY: test-arm
+test-arm: install
+	BUILD=$(BUILD) PY=$(CURDIR)/$(PY) bash tests/arm/test_arm.sh

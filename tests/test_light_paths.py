@@ -3,6 +3,7 @@ about 5 s and 620 MB to import), and must stay under 150 MB peak RSS on a small 
 Start-up time is measured by edgeshare/benchmarks/bench_startup.py, not asserted here."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -29,6 +30,10 @@ print(json.dumps({
 """
 
 
+# Under QEMU user emulation (make test-arm) RSS includes the emulator's translated code: no RSS limit holds.
+EMULATED = os.environ.get("EDGESHARE_EMULATED") == "1"
+
+
 def _probe(args: list[list[str]]) -> dict:
     code = PROBE.replace("ARGS", repr(args))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -44,7 +49,7 @@ def test_verify_is_light(tmp_path):
     r = _probe([["verify", str(t)], ["verify", str(o), "--json", str(tmp_path / "v.json")]])
     assert r["codes"] == [1, 1]  # both have a duplicate: the full verify path ran
     assert r["heavy"] == []
-    assert r["self_rss_mb"] < 150, r
+    assert EMULATED or r["self_rss_mb"] < 150, r
 
 
 def test_bench_is_light(tmp_path):
@@ -55,9 +60,9 @@ def test_bench_is_light(tmp_path):
     r = _probe([["bench", str(t), str(o), "--runs", "5", "--warmup", "1", "--json", str(tmp_path / "b.json")]])
     assert r["codes"] == [0]
     assert r["heavy"] == []
-    assert r["self_rss_mb"] < 150, r
+    assert EMULATED or r["self_rss_mb"] < 150, r
     res = json.loads((tmp_path / "b.json").read_text())["results"]
-    assert all(x["peak_rss_mb"] < 150 for x in res), res  # the benchmark processes themselves
+    assert EMULATED or all(x["peak_rss_mb"] < 150 for x in res), res  # the benchmark processes themselves
     assert [x["format"] for x in res] == ["tflite", "onnx"]
     for x in res:
         assert x["runs"] == 5 and len(x["latencies_ms"]) == 5

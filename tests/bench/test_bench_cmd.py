@@ -4,10 +4,13 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from edgeshare.cli import main
 
 
 def test_bench_host_and_ssh_board_in_one_command(sshd, tmp_path, tiny_tflite, tiny_onnx, capsys):
+    pytest.importorskip("matplotlib", reason="--plot needs the plot extra (not in the light runtime)")
     out, history, png = tmp_path / "r.json", tmp_path / "h.jsonl", tmp_path / "c.png"
     code = main(["bench", tiny_tflite, tiny_onnx, "--device", "host", "--device", f"ssh:{sshd.spec}",
                  "--ssh-config", sshd.config, "--remote-python", sys.executable, "--runs", "10", "--warmup", "1",

@@ -41,6 +41,7 @@ def test_compare_latest_json(history, capsys):
 
 
 def test_compare_plot(history, tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="--plot needs the plot extra (not in the light runtime)")
     png = tmp_path / "c.png"
     assert main(["compare", str(history), "--plot", str(png)]) == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
