@@ -67,7 +67,8 @@ def rename_io(model: Any, renames: dict[str, str]) -> None:
 
 def ort_quantize(src: str, dst: str, mode: str, p: Prepared) -> None:
     """onnxruntime's `quantize_dynamic` (dynamic: int8 weights) or `quantize_static` (int8: QDQ, int8
-    weights and activations, calibrated on `p.calibration` by input name)."""
+    weights and activations, calibrated on `p.calibration` by input name), both with 7-bit weights so that
+    the file computes the same on every CPU (see below)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -79,7 +80,10 @@ def ort_quantize(src: str, dst: str, mode: str, p: Prepared) -> None:
     logging.getLogger().setLevel(logging.ERROR)  # the quantizer's "consider pre-processing" advice
     with quiet_fds():
         if mode == "dynamic":
-            quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
+            # 7-bit weights (reduce_range): onnxruntime's U8S8 kernels on x86 without VNNI add two u8 x s8
+            # products in int16, which saturates with 8-bit weights; with 7 bits the file computes the same
+            # on VNNI x86, AVX2 x86 and aarch64 (python -m edgeshare.benchmarks.bench_cpu_numerics).
+            quantize_dynamic(src, dst, weight_type=QuantType.QInt8, reduce_range=True)
             return
         cal = p.calibration or {}
         n = next(iter(cal.values())).shape[0] if cal else 0
@@ -92,7 +96,7 @@ def ort_quantize(src: str, dst: str, mode: str, p: Prepared) -> None:
                 return next(self.items, None)
 
         quantize_static(src, dst, Reader(), quant_format=QuantFormat.QDQ, weight_type=QuantType.QInt8,
-                        activation_type=QuantType.QInt8, per_channel=False)
+                        activation_type=QuantType.QInt8, per_channel=False, reduce_range=True)
 
 
 def prune_onnx(model: Any, outputs: Sequence[str]) -> Any:
