@@ -156,3 +156,19 @@ def test_export_repairs_the_tied_embedding_and_no_repair_keeps_the_copy(tmp_path
     assert d2["repair"]["numerics_vs_unrepaired"]["passed"]
     emb = next(v for v in d2["variables"] if v["path"] == "embedding/embeddings")
     assert emb["uses"] == 2 and len(emb["carriers"]) == 1 and not emb["flagged"]
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "int8"])
+def test_onnx_quantized_weights_use_7_bits(cnn, mode, tmp_path):
+    """reduce_range: every int8 weight of a quantized ONNX export lies in [-64, 64], so that x86 CPUs without
+    VNNI (whose U8S8 kernels add pairs of products in int16) compute what VNNI x86 and aarch64 compute."""
+    from onnx import numpy_helper
+
+    model, data = cnn
+    path = str(tmp_path / f"cnn_{mode}.onnx")
+    rep = export_onnx(model, path, mode, calibration=data)
+    assert rep.numerics.passed
+    weights = [numpy_helper.to_array(t) for t in onnx.load(path).graph.initializer
+               if t.data_type == onnx.TensorProto.INT8 and int(np.prod(t.dims)) >= 16]
+    assert weights
+    assert all(int(np.abs(w.astype(np.int16)).max()) <= 64 for w in weights), [(w.min(), w.max()) for w in weights]
