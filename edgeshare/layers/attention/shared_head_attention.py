@@ -7,7 +7,7 @@ import math
 import keras
 from keras import ops
 
-from edgeshare.layers.transformer._common import check_positive
+from edgeshare.validation import check_choice, check_in_range, check_positive_int
 
 SHARED = ("kv", "qk", "v")
 
@@ -72,12 +72,10 @@ class SharedHeadAttention(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_positive(num_heads, "num_heads")
-        check_positive(key_dim, "key_dim")
-        if shared not in SHARED:
-            raise ValueError(f"`shared` must be one of {', '.join(SHARED)}. Received: shared={shared!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+        check_positive_int(num_heads, "num_heads")
+        check_positive_int(key_dim, "key_dim")
+        check_choice(shared, "shared", SHARED)
+        check_in_range(dropout, "dropout", 0, 1)
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.shared = shared

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import KerasTensor, ops
 
-from edgeshare.layers.transformer._common import check_positive
+from edgeshare.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -57,9 +57,9 @@ class MultilingualEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_positive(vocab_size, "vocab_size")
-        check_positive(embedding_dim, "embedding_dim")
-        check_positive(num_languages, "num_languages")
+        check_positive_int(vocab_size, "vocab_size")
+        check_positive_int(embedding_dim, "embedding_dim")
+        check_positive_int(num_languages, "num_languages")
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
         self.num_languages = num_languages
@@ -72,6 +72,8 @@ class MultilingualEmbedding(keras.layers.Layer):
             self.embedding_dim,
             tie_weights=True,
             embeddings_initializer=self.embeddings_initializer,
+            # Logits in the compute dtype (see FactorizedEmbedding: an embedding does not autocast its table).
+            reverse_dtype=self.compute_dtype,
             dtype=self.dtype_policy,
             name="token_embedding",
         )

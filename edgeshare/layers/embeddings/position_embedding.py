@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from edgeshare.validation import check_positive_int
+
 
 @keras.saving.register_keras_serializable(package="edgeshare")
 class PositionEmbedding(keras.layers.Layer):
@@ -23,7 +25,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     Example:
         >>> x = keras.ops.ones((2, 16, 32))
-        >>> PositionEmbedding(64)(x).shape
+        >>> tuple(PositionEmbedding(64)(x).shape)
         (2, 16, 32)
 
     References:
@@ -32,10 +34,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(sequence_length, int) or sequence_length < 1:
-            raise ValueError(
-                f"`sequence_length` must be a positive integer. Received: sequence_length={sequence_length}"
-            )
+        check_positive_int(sequence_length, "sequence_length")
         self.sequence_length = sequence_length
         self.initializer = keras.initializers.get(initializer)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import KerasTensor, ops
 
-from edgeshare.layers.transformer._common import check_positive
+from edgeshare.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -68,9 +68,9 @@ class FactorizedEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_positive(vocab_size, "vocab_size")
-        check_positive(embedding_dim, "embedding_dim")
-        check_positive(hidden_dim, "hidden_dim")
+        check_positive_int(vocab_size, "vocab_size")
+        check_positive_int(embedding_dim, "embedding_dim")
+        check_positive_int(hidden_dim, "hidden_dim")
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
@@ -90,6 +90,9 @@ class FactorizedEmbedding(keras.layers.Layer):
             self.embedding_dim,
             tie_weights=self.tie_weights,
             embeddings_initializer=self.embeddings_initializer,
+            # Logits in the compute dtype, as every layer's output: an embedding layer does not autocast its
+            # table, so under a mixed policy the reverse matmul would otherwise run and return in float32.
+            reverse_dtype=self.compute_dtype,
             dtype=self.dtype_policy,
             name="token_embedding",
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from edgeshare.layers.transformer._common import check_positive
+from edgeshare.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -40,7 +40,7 @@ class SharedBasis(keras.layers.Layer):
 
     def __init__(self, rank, kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
-        check_positive(rank, "rank")
+        check_positive_int(rank, "rank")
         self.rank = rank
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from edgeshare.layers._shared_sublayer import sublayer_config, sublayer_from_config
 from edgeshare.layers.factorized.shared_basis import SharedBasis
-from edgeshare.layers.transformer._common import check_positive, sublayer_config, sublayer_from_config
+from edgeshare.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -60,7 +61,7 @@ class SharedBasisDense(keras.layers.Layer):
         basis = sublayer_from_config(basis)
         if not isinstance(basis, SharedBasis):
             raise TypeError(f"`basis` must be a SharedBasis instance. Received: basis={basis!r}")
-        check_positive(units, "units")
+        check_positive_int(units, "units")
         self.units = units
         self.basis = basis
         self.activation = keras.activations.get(activation)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from edgeshare.validation import check_choice, check_positive_int
+
 CELLS = ("lstm", "gru")
 SHARES = ("all", "above_first")
 
@@ -43,7 +45,7 @@ class SharedStackedRNN(keras.layers.Layer):
 
     Example:
         >>> rnn = SharedStackedRNN(32, num_layers=4, cell="gru", share="above_first")
-        >>> rnn(keras.ops.ones((2, 8, 8))).shape
+        >>> tuple(rnn(keras.ops.ones((2, 8, 8))).shape)
         (2, 32)
 
     References:
@@ -55,13 +57,10 @@ class SharedStackedRNN(keras.layers.Layer):
         self, units, num_layers, cell="lstm", share="all", return_sequences=False, unroll=False, **kwargs
     ):
         super().__init__(**kwargs)
-        for arg, value in (("units", units), ("num_layers", num_layers)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value}")
-        if cell not in CELLS:
-            raise ValueError(f"`cell` must be one of {', '.join(CELLS)}. Received: cell={cell!r}")
-        if share not in SHARES:
-            raise ValueError(f"`share` must be one of {', '.join(SHARES)}. Received: share={share!r}")
+        check_positive_int(units, "units")
+        check_positive_int(num_layers, "num_layers")
+        check_choice(cell, "cell", CELLS)
+        check_choice(share, "share", SHARES)
         self.units = units
         self.num_layers = num_layers
         self.cell = cell
@@ -71,7 +70,7 @@ class SharedStackedRNN(keras.layers.Layer):
 
     def _make_cell(self, name):
         cls = keras.layers.LSTMCell if self.cell == "lstm" else keras.layers.GRUCell
-        return cls(self.units, name=name)
+        return cls(self.units, dtype=self.dtype_policy, name=name)
 
     def build(self, input_shape):
         if len(input_shape) != 3:
@@ -96,6 +95,7 @@ class SharedStackedRNN(keras.layers.Layer):
                 self.first_cell if i == 0 else self.shared_cell,
                 return_sequences=self.return_sequences or not last,
                 unroll=self.unroll,
+                dtype=self.dtype_policy,
                 name=f"rnn_{i}",
             )
             rnn.build(shape)

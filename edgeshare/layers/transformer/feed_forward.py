@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from edgeshare.validation import check_in_range, check_positive_int
+
 
 @keras.saving.register_keras_serializable(package="edgeshare")
 class FeedForward(keras.layers.Layer):
@@ -54,14 +56,9 @@ class FeedForward(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(hidden_dim, int) or hidden_dim < 1:
-            raise ValueError(f"`hidden_dim` must be a positive integer. Received: hidden_dim={hidden_dim}")
-        if output_dim is not None and (not isinstance(output_dim, int) or output_dim < 1):
-            raise ValueError(
-                f"`output_dim` must be a positive integer or None. Received: output_dim={output_dim}"
-            )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+        check_positive_int(hidden_dim, "hidden_dim")
+        check_positive_int(output_dim, "output_dim", allow_none=True)
+        check_in_range(dropout, "dropout", 0, 1)
         self.hidden_dim = hidden_dim
         self.output_dim = output_dim
         self.activation = keras.activations.get(activation)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from edgeshare.layers.transformer._common import check_positive, check_sublayer, sublayer_config, sublayer_from_config
+from edgeshare.layers._shared_sublayer import check_sublayer, sublayer_config, sublayer_from_config
+from edgeshare.validation import check_choice, check_positive_int
 
 MODES = ("unrolled", "loop")
 
@@ -58,9 +59,8 @@ class Repeat(keras.layers.Layer):
         super().__init__(**kwargs)
         layer = sublayer_from_config(layer)
         check_sublayer(layer, "layer", allow_none=False)
-        check_positive(num_repeats, "num_repeats")
-        if mode not in MODES:
-            raise ValueError(f"`mode` must be one of {', '.join(MODES)}. Received: mode={mode!r}")
+        check_positive_int(num_repeats, "num_repeats")
+        check_choice(mode, "mode", MODES)
         self.layer = layer
         self.num_repeats = num_repeats
         self.mode = mode

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import keras
 
-from edgeshare.layers.transformer._common import check_positive
 from edgeshare.layers.transformer.feed_forward import FeedForward
 from edgeshare.layers.transformer.transformer_block import TransformerBlock
+from edgeshare.validation import check_choice, check_positive_int
 
 STRATEGIES = ("sequence", "cycle", "cycle_rev", "all", "adjacent", "interleaved", "skip")
 SHARES = ("block", "attention", "ffn")
@@ -18,10 +18,9 @@ def layer_assignment(num_layers, num_unique, strategy, skip_distance=2):
     Raises ValueError, naming the arguments, for a combination the strategy cannot serve. Every strategy
     uses each of the `num_unique` layers at least once.
     """
-    check_positive(num_layers, "num_layers")
-    check_positive(num_unique, "num_unique")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"`strategy` must be one of {', '.join(STRATEGIES)}. Received: strategy={strategy!r}")
+    check_positive_int(num_layers, "num_layers")
+    check_positive_int(num_unique, "num_unique")
+    check_choice(strategy, "strategy", STRATEGIES)
     if num_unique > num_layers:
         raise ValueError(
             "`num_unique` must not exceed `num_layers`: every unique layer needs a depth to serve. "
@@ -70,7 +69,7 @@ def layer_assignment(num_layers, num_unique, strategy, skip_distance=2):
         return tuple((i // 2) % shared if i % 2 == 0 else shared + i // 2 for i in range(n))
     # skip: layer i shares with layer i - k (k = skip_distance) inside windows of k * (N/M) layers, so each
     # unique layer serves N/M depths spaced k apart. k = 1 is SEQUENCE, k = M is CYCLE.
-    check_positive(skip_distance, "skip_distance")
+    check_positive_int(skip_distance, "skip_distance")
     if m % skip_distance:
         raise ValueError(
             "`num_unique` must be divisible by `skip_distance` for strategy='skip'. "
@@ -171,14 +170,13 @@ class SharedTransformerStack(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if share not in SHARES:
-            raise ValueError(f"`share` must be one of {', '.join(SHARES)}. Received: share={share!r}")
+        check_choice(share, "share", SHARES)
         for name, value in (("num_heads", num_heads), ("key_dim", key_dim), ("ffn_dim", ffn_dim)):
             if value is None:
                 raise ValueError(f"`{name}` is required. Received: {name}=None")
-            check_positive(value, name)
+            check_positive_int(value, name)
         if num_key_value_heads is not None:
-            check_positive(num_key_value_heads, "num_key_value_heads")
+            check_positive_int(num_key_value_heads, "num_key_value_heads")
             if num_heads % num_key_value_heads:
                 raise ValueError(
                     "`num_heads` must be divisible by `num_key_value_heads`. "

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import keras
 
-from edgeshare.layers.transformer._common import (
-    check_positive,
-    check_sublayer,
-    sublayer_config,
-    sublayer_from_config,
-)
+from edgeshare.layers._shared_sublayer import check_sublayer, sublayer_config, sublayer_from_config
 from edgeshare.layers.transformer.feed_forward import FeedForward
+from edgeshare.validation import check_in_range, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -89,11 +85,10 @@ class TransformerBlock(keras.layers.Layer):
                 "`ffn_dim` is required when no `feed_forward` layer is given. Received: ffn_dim=None, "
                 "feed_forward=None"
             )
-        check_positive(num_heads, "num_heads", allow_none=True)
-        check_positive(key_dim, "key_dim", allow_none=True)
-        check_positive(ffn_dim, "ffn_dim", allow_none=True)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+        check_positive_int(num_heads, "num_heads", allow_none=True)
+        check_positive_int(key_dim, "key_dim", allow_none=True)
+        check_positive_int(ffn_dim, "ffn_dim", allow_none=True)
+        check_in_range(dropout, "dropout", 0, 1)
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.ffn_dim = ffn_dim

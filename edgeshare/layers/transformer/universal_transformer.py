@@ -7,8 +7,8 @@ import math
 import keras
 from keras import ops
 
-from edgeshare.layers.transformer._common import check_positive
 from edgeshare.layers.transformer.transformer_block import TransformerBlock
+from edgeshare.validation import check_in_range, check_positive_int
 
 
 def _timing_signal(positions, channels, dtype):
@@ -91,16 +91,12 @@ class UniversalTransformer(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_positive(num_steps, "num_steps")
-        check_positive(num_heads, "num_heads")
-        check_positive(key_dim, "key_dim")
-        check_positive(ffn_dim, "ffn_dim")
-        if not 0.0 < act_threshold <= 1.0:
-            raise ValueError(f"`act_threshold` must be in (0, 1]. Received: act_threshold={act_threshold}")
-        if ponder_cost_weight < 0:
-            raise ValueError(
-                f"`ponder_cost_weight` must be 0 or more. Received: ponder_cost_weight={ponder_cost_weight}"
-            )
+        check_positive_int(num_steps, "num_steps")
+        check_positive_int(num_heads, "num_heads")
+        check_positive_int(key_dim, "key_dim")
+        check_positive_int(ffn_dim, "ffn_dim")
+        check_in_range(act_threshold, "act_threshold", 0, 1, low_inclusive=False, high_inclusive=True)
+        check_in_range(ponder_cost_weight, "ponder_cost_weight", 0)
         self.num_steps = num_steps
         self.num_heads = num_heads
         self.key_dim = key_dim
