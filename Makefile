@@ -7,7 +7,7 @@ STAMP := $(VENV)/.edgeshare-installed
 BUILD ?= build
 PYTEST_ARGS ?=
 
-.PHONY: install test lint typecheck pytest export bench bench-device android-demo clean
+.PHONY: install test lint typecheck pytest pytest-noonednn export bench bench-device android-demo clean
 
 install: $(STAMP)
 
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml setup.py
 	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev]'
 	touch $(STAMP)
 
-test: install lint typecheck pytest
+test: install lint typecheck pytest pytest-noonednn
 
 lint: install
 	$(BIN)/ruff check .
@@ -29,10 +29,16 @@ typecheck: install
 	ln -s "$$PWD/converters" $(BUILD)/typecheck/edgeshare/converters
 	ln -s "$$PWD/models" $(BUILD)/typecheck/edgeshare/models
 	cd $(BUILD)/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
-		-p edgeshare.converters -p edgeshare.bench -p edgeshare.cli
+		-p edgeshare.converters -p edgeshare.bench -p edgeshare.cli -p edgeshare.layers -p edgeshare.models \
+		-p edgeshare.benchmarks -m edgeshare.validation
 
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# TensorFlow runs oneDNN kernels only on some x86 CPUs; elsewhere (AMD without AVX-512, ARM) its own CPU kernels
+# have other limits (a depthwise convolution takes equal strides only). The layer tests run once more without oneDNN.
+pytest-noonednn: install
+	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/pytest tests/layers -q $(PYTEST_ARGS)
 
 # Build every reference model, export each to TFLite (none, dynamic, int8) and ONNX in build/,
 # verify each file and bench it on the host; prints one summary table.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import KerasTensor, ops
 
@@ -58,15 +60,15 @@ class FactorizedEmbedding(keras.layers.Layer):
 
     def __init__(
         self,
-        vocab_size,
-        embedding_dim,
-        hidden_dim,
-        tie_weights=True,
-        tie_projection=None,
-        embeddings_initializer="uniform",
-        projection_initializer="glorot_uniform",
-        **kwargs,
-    ):
+        vocab_size: int,
+        embedding_dim: int,
+        hidden_dim: int,
+        tie_weights: bool = True,
+        tie_projection: bool | None = None,
+        embeddings_initializer: Any = "uniform",
+        projection_initializer: Any = "glorot_uniform",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         check_positive_int(vocab_size, "vocab_size")
         check_positive_int(embedding_dim, "embedding_dim")
@@ -84,7 +86,7 @@ class FactorizedEmbedding(keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.projection_initializer = keras.initializers.get(projection_initializer)
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: Any = None) -> None:
         self.token_embedding = keras.layers.ReversibleEmbedding(
             self.vocab_size,
             self.embedding_dim,
@@ -108,10 +110,10 @@ class FactorizedEmbedding(keras.layers.Layer):
             )
 
     @property
-    def _projection_tied(self):
+    def _projection_tied(self) -> bool:
         return self.tie_weights if self.tie_projection is None else self.tie_projection
 
-    def call(self, inputs, reverse=False):
+    def call(self, inputs: Any, reverse: bool = False) -> Any:
         if not reverse:
             embedded = self.token_embedding(inputs)  # (batch, length) -> (batch, length, E)
             if len(embedded.shape) == 3:
@@ -125,15 +127,15 @@ class FactorizedEmbedding(keras.layers.Layer):
         reduced = ops.matmul(inputs, kernel)  # (..., H) x (H, E) -> (..., E)
         return self.token_embedding(reduced, reverse=True)  # (..., E) x (E, V) -> (..., V)
 
-    def compute_output_shape(self, input_shape, reverse=False):
+    def compute_output_shape(self, input_shape: Any, reverse: bool = False) -> tuple[Any, ...]:
         if reverse:
             return (*input_shape[:-1], self.vocab_size)
         return (*input_shape, self.hidden_dim)
 
-    def compute_output_spec(self, inputs, reverse=False):
+    def compute_output_spec(self, inputs: Any, reverse: bool = False) -> Any:
         return KerasTensor(self.compute_output_shape(tuple(inputs.shape), reverse), dtype=self.compute_dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "vocab_size": self.vocab_size,

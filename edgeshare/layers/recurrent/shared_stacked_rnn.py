@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from edgeshare.validation import check_choice, check_positive_int
@@ -54,8 +56,15 @@ class SharedStackedRNN(keras.layers.Layer):
     """
 
     def __init__(
-        self, units, num_layers, cell="lstm", share="all", return_sequences=False, unroll=False, **kwargs
-    ):
+        self,
+        units: int,
+        num_layers: int,
+        cell: str = "lstm",
+        share: str = "all",
+        return_sequences: bool = False,
+        unroll: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         check_positive_int(units, "units")
         check_positive_int(num_layers, "num_layers")
@@ -68,11 +77,11 @@ class SharedStackedRNN(keras.layers.Layer):
         self.return_sequences = return_sequences
         self.unroll = unroll
 
-    def _make_cell(self, name):
+    def _make_cell(self, name: str) -> keras.layers.Layer:
         cls = keras.layers.LSTMCell if self.cell == "lstm" else keras.layers.GRUCell
         return cls(self.units, dtype=self.dtype_policy, name=name)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         if len(input_shape) != 3:
             raise ValueError(
                 f"SharedStackedRNN expects inputs of shape (batch, timesteps, features). "
@@ -102,18 +111,18 @@ class SharedStackedRNN(keras.layers.Layer):
             shape = (shape[0], shape[1], self.units)
             self.rnns.append(rnn)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
         x = inputs
         for rnn in self.rnns:
             x = rnn(x, training=training)
         return x
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         if self.return_sequences:
             return (input_shape[0], input_shape[1], self.units)
         return (input_shape[0], self.units)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "units": self.units,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from edgeshare.layers.transformer.feed_forward import FeedForward
@@ -12,7 +14,7 @@ STRATEGIES = ("sequence", "cycle", "cycle_rev", "all", "adjacent", "interleaved"
 SHARES = ("block", "attention", "ffn")
 
 
-def layer_assignment(num_layers, num_unique, strategy, skip_distance=2):
+def layer_assignment(num_layers: int, num_unique: int, strategy: str, skip_distance: int = 2) -> tuple[int, ...]:
     """Which unique layer serves each depth, as a tuple of `num_layers` indices in [0, num_unique).
 
     Raises ValueError, naming the arguments, for a combination the strategy cannot serve. Every strategy
@@ -77,6 +79,14 @@ def layer_assignment(num_layers, num_unique, strategy, skip_distance=2):
         )
     window = skip_distance * (n // m)
     return tuple((i // window) * skip_distance + i % skip_distance for i in range(n))
+
+
+def _required(value: int | None, name: str) -> int:
+    """`value`, a positive int; a ValueError naming `name` if it is None or not a positive int."""
+    if value is None:
+        raise ValueError(f"`{name}` is required. Received: {name}=None")
+    check_positive_int(value, name)
+    return value
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -152,29 +162,28 @@ class SharedTransformerStack(keras.layers.Layer):
 
     def __init__(
         self,
-        num_layers,
-        num_unique,
-        strategy,
-        share="block",
-        num_heads=None,
-        key_dim=None,
-        ffn_dim=None,
-        num_key_value_heads=None,
-        causal=False,
-        skip_distance=2,
-        activation="gelu",
-        gated_ffn=False,
-        use_bias=True,
-        dropout=0.0,
-        norm_epsilon=1e-5,
-        **kwargs,
-    ):
+        num_layers: int,
+        num_unique: int,
+        strategy: str,
+        share: str = "block",
+        num_heads: int | None = None,
+        key_dim: int | None = None,
+        ffn_dim: int | None = None,
+        num_key_value_heads: int | None = None,
+        causal: bool = False,
+        skip_distance: int = 2,
+        activation: Any = "gelu",
+        gated_ffn: bool = False,
+        use_bias: bool = True,
+        dropout: float = 0.0,
+        norm_epsilon: float = 1e-5,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         check_choice(share, "share", SHARES)
-        for name, value in (("num_heads", num_heads), ("key_dim", key_dim), ("ffn_dim", ffn_dim)):
-            if value is None:
-                raise ValueError(f"`{name}` is required. Received: {name}=None")
-            check_positive_int(value, name)
+        num_heads = _required(num_heads, "num_heads")
+        key_dim = _required(key_dim, "key_dim")
+        ffn_dim = _required(ffn_dim, "ffn_dim")
         if num_key_value_heads is not None:
             check_positive_int(num_key_value_heads, "num_key_value_heads")
             if num_heads % num_key_value_heads:
@@ -200,19 +209,19 @@ class SharedTransformerStack(keras.layers.Layer):
         self.norm_epsilon = norm_epsilon
 
     @property
-    def layer_assignment(self):
+    def layer_assignment(self) -> tuple[int, ...]:
         """The index of the unique layer (block, attention or FFN, per `share`) serving each depth."""
         return self._layer_assignment
 
     @property
-    def blocks(self):
+    def blocks(self) -> list[TransformerBlock]:
         """The block at each depth (after `build`). With `share="block"` the same object appears at every
         depth it serves; otherwise each depth has its own block holding the shared sublayer."""
         if self.share == "block":
             return [self.unique_layers[j] for j in self._layer_assignment]
         return list(self.depth_layers)
 
-    def _attention(self, name):
+    def _attention(self, name: str) -> keras.layers.Layer:
         if self.num_key_value_heads is None:
             return keras.layers.MultiHeadAttention(
                 self.num_heads,
@@ -232,7 +241,7 @@ class SharedTransformerStack(keras.layers.Layer):
             name=name,
         )
 
-    def _feed_forward(self, name):
+    def _feed_forward(self, name: str) -> FeedForward:
         return FeedForward(
             self.ffn_dim,
             activation=self.activation,
@@ -242,7 +251,7 @@ class SharedTransformerStack(keras.layers.Layer):
             name=name,
         )
 
-    def _block(self, name, attention, feed_forward):
+    def _block(self, name: str, attention: keras.layers.Layer, feed_forward: keras.layers.Layer) -> TransformerBlock:
         return TransformerBlock(
             attention=attention,
             feed_forward=feed_forward,
@@ -253,7 +262,7 @@ class SharedTransformerStack(keras.layers.Layer):
             name=name,
         )
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         assignment = self._layer_assignment
         if self.share == "block":
             self.unique_layers = [
@@ -277,16 +286,16 @@ class SharedTransformerStack(keras.layers.Layer):
             if not block.built:
                 block.build(input_shape)
 
-    def call(self, inputs, attention_mask=None, training=None):
+    def call(self, inputs: Any, attention_mask: Any = None, training: bool | None = None) -> Any:
         x = inputs
         for block in self.blocks:
             x = block(x, attention_mask=attention_mask, training=training)
         return x
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return tuple(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "num_layers": self.num_layers,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import keras
 from keras import ops
@@ -11,7 +12,7 @@ from edgeshare.layers.transformer.transformer_block import TransformerBlock
 from edgeshare.validation import check_in_range, check_positive_int
 
 
-def _timing_signal(positions, channels, dtype):
+def _timing_signal(positions: Any, channels: int, dtype: str) -> Any:
     """Sinusoids of `positions` (shape (n,)) over `channels`: (n, channels), as in tensor2tensor's
     `get_timing_signal_1d` (min timescale 1, max timescale 1e4; a zero column pads an odd width)."""
     num_timescales = channels // 2
@@ -76,20 +77,20 @@ class UniversalTransformer(keras.layers.Layer):
 
     def __init__(
         self,
-        num_steps,
-        num_heads,
-        key_dim,
-        ffn_dim,
-        act=False,
-        causal=False,
-        act_threshold=0.99,
-        ponder_cost_weight=0.01,
-        halting_bias_init=1.0,
-        dropout=0.0,
-        activation="gelu",
-        norm_epsilon=1e-5,
-        **kwargs,
-    ):
+        num_steps: int,
+        num_heads: int,
+        key_dim: int,
+        ffn_dim: int,
+        act: bool = False,
+        causal: bool = False,
+        act_threshold: float = 0.99,
+        ponder_cost_weight: float = 0.01,
+        halting_bias_init: float = 1.0,
+        dropout: float = 0.0,
+        activation: Any = "gelu",
+        norm_epsilon: float = 1e-5,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         check_positive_int(num_steps, "num_steps")
         check_positive_int(num_heads, "num_heads")
@@ -110,7 +111,7 @@ class UniversalTransformer(keras.layers.Layer):
         self.activation = activation
         self.norm_epsilon = norm_epsilon
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         self.block = TransformerBlock(
             self.num_heads,
             self.key_dim,
@@ -133,14 +134,14 @@ class UniversalTransformer(keras.layers.Layer):
             )
             self.halting.build(input_shape)
 
-    def _signals(self, inputs):
+    def _signals(self, inputs: Any) -> tuple[Any, Any]:
         dim = inputs.shape[-1]
         dtype = self.compute_dtype
         positions = _timing_signal(ops.arange(ops.shape(inputs)[1], dtype=dtype), dim, dtype)  # (length, dim)
         steps = _timing_signal(ops.arange(self.num_steps, dtype=dtype), dim, dtype)  # (num_steps, dim)
         return positions, steps
 
-    def call(self, inputs, attention_mask=None, training=None):
+    def call(self, inputs: Any, attention_mask: Any = None, training: bool | None = None) -> Any:
         positions, steps = self._signals(inputs)
         state = inputs
         if not self.act:
@@ -178,10 +179,10 @@ class UniversalTransformer(keras.layers.Layer):
             self.add_loss(self.ponder_cost_weight * ops.mean(n_updates + remainders))
         return output
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return tuple(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "num_steps": self.num_steps,
