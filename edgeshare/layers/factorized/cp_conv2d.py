@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import keras
@@ -11,7 +12,7 @@ from keras import ops
 from edgeshare.layers._shared_sublayer import sublayer_from_config
 from edgeshare.layers.conv.shapes import conv2d_output_shape, same_padding
 from edgeshare.layers.factorized.cp_factors import CPFactors, fresh_initializer
-from edgeshare.layers.factorized.tensor_decomposition import check_conv2d_layers, conv2d_layer_arguments, cp_decompose
+from edgeshare.layers.factorized.tensor_decomposition import check_conv2d_layers, cp_decompose, decomposed_layers
 from edgeshare.validation import check_choice, check_positive_int, normalize_int_pair
 
 
@@ -223,18 +224,11 @@ def cp_conv2d_from_conv2d(
     factors = CPFactors(
         cin, cout, rank, dtype=convs[0].dtype_policy, name=convs[0].name + name_suffix + "_factors"
     )
-    factors.input_factor.assign(dec.input_factor)
-    factors.output_factor.assign(dec.output_factor)
-    layers = []
-    for i, conv in enumerate(convs):
-        layer = CPConv2D(
-            cout, (kh, kw), rank, factors=factors, name=conv.name + name_suffix, **conv2d_layer_arguments(conv)
-        )
-        layer.build((None, None, None, cin))
+
+    def set_spatial_factors(layer: CPConv2D, i: int) -> None:
         layer.height_factor.assign(dec.height_factors[i])
         layer.width_factor.assign(dec.width_factors[i])
-        if conv.use_bias:
-            layer.bias.assign(conv.bias.numpy())
-        layer.reconstruction_error = dec.relative_errors[i]
-        layers.append(layer)
-    return layers
+
+    return decomposed_layers(
+        convs, dec, factors, functools.partial(CPConv2D, cout, (kh, kw), rank), set_spatial_factors, name_suffix
+    )

@@ -17,6 +17,7 @@ way only (layers -> decompositions).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,12 +226,37 @@ def check_conv2d_layers(convs: Any) -> list[Any]:
     return convs
 
 
-def conv2d_layer_arguments(conv: Any) -> dict[str, Any]:
-    """The arguments of a `keras.layers.Conv2D` that a decomposed layer made from it copies."""
-    return {
-        "strides": tuple(conv.strides),
-        "padding": conv.padding,  # Conv2D accepts "same" and "valid" only, as the decomposed layers do
-        "activation": conv.activation,
-        "use_bias": conv.use_bias,
-        "dtype": conv.dtype_policy,
-    }
+def decomposed_layers(
+    convs: list[Any],
+    dec: CPDecomposition | TuckerDecomposition,
+    factors: Any,
+    make_layer: Callable[..., Any],
+    set_own_weights: Callable[[Any, int], None],
+    name_suffix: str,
+) -> list[Any]:
+    """One built layer per convolution, all holding `factors`, whose channel factors are set here from `dec`.
+
+    `make_layer(factors=, name=, strides=, padding=, activation=, use_bias=, dtype=)` makes a layer with its
+    convolution's arguments; `set_own_weights(layer, i)` sets the layer's own weights (spatial factors or core)
+    from `dec`. Each layer takes its convolution's bias and records its kernel's relative reconstruction error.
+    """
+    factors.input_factor.assign(dec.input_factor)
+    factors.output_factor.assign(dec.output_factor)
+    layers = []
+    for i, conv in enumerate(convs):
+        layer = make_layer(
+            factors=factors,
+            name=conv.name + name_suffix,
+            strides=tuple(conv.strides),
+            padding=conv.padding,  # Conv2D accepts "same" and "valid" only, as the decomposed layers do
+            activation=conv.activation,
+            use_bias=conv.use_bias,
+            dtype=conv.dtype_policy,
+        )
+        layer.build((None, None, None, conv.kernel.shape[2]))
+        set_own_weights(layer, i)
+        if conv.use_bias:
+            layer.bias.assign(conv.bias.numpy())
+        layer.reconstruction_error = dec.relative_errors[i]
+        layers.append(layer)
+    return layers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import keras
@@ -13,7 +14,7 @@ from edgeshare.layers.conv.shapes import conv2d_output_shape
 from edgeshare.layers.factorized.cp_factors import fresh_initializer
 from edgeshare.layers.factorized.tensor_decomposition import (
     check_conv2d_layers,
-    conv2d_layer_arguments,
+    decomposed_layers,
     tucker_decompose,
 )
 from edgeshare.layers.factorized.tucker_factors import TuckerFactors
@@ -188,17 +189,10 @@ def tucker_conv2d_from_conv2d(
     factors = TuckerFactors(
         cin, cout, ranks, dtype=convs[0].dtype_policy, name=convs[0].name + name_suffix + "_factors"
     )
-    factors.input_factor.assign(dec.input_factor)
-    factors.output_factor.assign(dec.output_factor)
-    layers = []
-    for i, conv in enumerate(convs):
-        layer = TuckerConv2D(
-            cout, (kh, kw), ranks, factors=factors, name=conv.name + name_suffix, **conv2d_layer_arguments(conv)
-        )
-        layer.build((None, None, None, cin))
+
+    def set_core(layer: TuckerConv2D, i: int) -> None:
         layer.core.assign(dec.cores[i])
-        if conv.use_bias:
-            layer.bias.assign(conv.bias.numpy())
-        layer.reconstruction_error = dec.relative_errors[i]
-        layers.append(layer)
-    return layers
+
+    return decomposed_layers(
+        convs, dec, factors, functools.partial(TuckerConv2D, cout, (kh, kw), ranks), set_core, name_suffix
+    )
