@@ -48,7 +48,7 @@ def test_tucker_conv2d_shared_checks(tmp_path, shared):
     np.testing.assert_allclose(np.asarray(layer(x)), _dense_reference(layer, x), atol=1e-5)
 
 
-@pytest.mark.parametrize(("strides", "padding"), [(2, "same"), (1, "valid")])
+@pytest.mark.parametrize(("strides", "padding"), [(2, "same"), (1, "valid"), ((2, 1), "same"), ((1, 2), "valid")])
 def test_tucker_conv2d_matches_reconstructed_kernel(strides, padding):
     layer = TuckerConv2D(COUT, (3, 2), RANKS, strides=strides, padding=padding, bias_initializer="random_normal")
     x = _x(size=7)
