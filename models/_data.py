@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def digit_images(n: int) -> list[np.ndarray]:
     return [x[:n]]
 
 
-def train_digit_classifier(model, epochs: int, learning_rate: float) -> dict[str, float]:
+def train_digit_classifier(model: Any, epochs: int, learning_rate: float) -> dict[str, float]:
     """A short real training run on the digits train split; returns the test accuracy."""
     import keras
 

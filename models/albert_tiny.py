@@ -9,6 +9,8 @@ head, the output maps H back to E with its own projection and then through the t
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgeshare.models import ReferenceModel
@@ -25,7 +27,7 @@ FFN = 128
 MASK_RATE = 0.15
 
 
-def build(seq_len: int = SEQ):
+def build(seq_len: int = SEQ) -> Any:
     import keras
 
     from edgeshare.layers import FactorizedEmbedding, PositionEmbedding, SharedTransformerStack
@@ -55,7 +57,7 @@ def sample_data(n: int) -> list[np.ndarray]:
     return [masked_batch(n, seed=0)[0]]
 
 
-def train(model, steps: int = 60) -> dict[str, float]:
+def train(model: Any, steps: int = 60) -> dict[str, float]:
     """Masked-token prediction on the help-topics text: only the masked positions carry weight.
 
     Returns Keras' loss (averaged over all positions, so scaled by about MASK_RATE) and the cross-entropy

@@ -9,6 +9,8 @@ Runs on scikit-learn's bundled 8x8 digits.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgeshare.models import ReferenceModel
@@ -20,7 +22,7 @@ SOFT_LAYERS = 6
 SOFT_TEMPLATES = 3
 
 
-def build():
+def build() -> Any:
     import keras
 
     from edgeshare.layers import BankConv2D, FilterBank
@@ -43,7 +45,7 @@ def sample_data(n: int) -> list[np.ndarray]:
     return digit_images(n)
 
 
-def train(model, epochs: int = 20) -> dict[str, float]:
+def train(model: Any, epochs: int = 20) -> dict[str, float]:
     return train_digit_classifier(model, epochs, learning_rate=2e-3)
 
 

@@ -7,6 +7,8 @@ core. Runs on scikit-learn's bundled 8x8 digits.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgeshare.models import ReferenceModel
@@ -19,7 +21,7 @@ TUCKER_RANKS = (12, 12)
 TUCKER_LAYERS = 2
 
 
-def build():
+def build() -> Any:
     import keras
 
     from edgeshare.layers import CPConv2D, CPFactors, TuckerConv2D, TuckerFactors
@@ -43,7 +45,7 @@ def sample_data(n: int) -> list[np.ndarray]:
     return digit_images(n)
 
 
-def train(model, epochs: int = 15) -> dict[str, float]:
+def train(model: Any, epochs: int = 15) -> dict[str, float]:
     return train_digit_classifier(model, epochs, learning_rate=2e-3)
 
 

@@ -9,6 +9,8 @@ depth of 6 (`SharedTransformerStack(strategy="adjacent")`). Positions come from 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgeshare.models import ReferenceModel
@@ -24,7 +26,7 @@ KV_HEADS = 2
 FFN = 128
 
 
-def build(seq_len: int = SEQ):
+def build(seq_len: int = SEQ) -> Any:
     import keras
 
     from edgeshare.layers import PositionEmbedding, SharedTransformerStack
@@ -47,7 +49,7 @@ def sample_data(n: int) -> list[np.ndarray]:
     return [text_windows(VOCAB, SEQ, n, seed=0)[:, :-1]]
 
 
-def train(model, steps: int = 60) -> dict[str, float]:
+def train(model: Any, steps: int = 60) -> dict[str, float]:
     """Next-token prediction on the help-topics text."""
     import keras
 

@@ -13,6 +13,7 @@ import importlib.util
 import re
 from collections import Counter
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def windows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return out, languages
 
 
-def build(seq_len: int = SEQ):
+def build(seq_len: int = SEQ) -> Any:
     import keras
 
     from edgeshare.layers import MultilingualEmbedding, PositionEmbedding, TransformerBlock
@@ -79,7 +80,7 @@ def sample_data(n: int) -> list[np.ndarray]:
     return [w[:, :-1], languages]
 
 
-def train(model, steps: int = 60) -> dict[str, float]:
+def train(model: Any, steps: int = 60) -> dict[str, float]:
     """Next-token prediction on both languages, alternating within each batch."""
     import keras
 

@@ -7,6 +7,8 @@ the encoder stored once. Runs on scikit-learn's bundled 8x8 digits.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgeshare.models import ReferenceModel
@@ -19,7 +21,7 @@ def labels(y: np.ndarray) -> dict[str, np.ndarray]:
     return {"digit": y, "parity": y % 2, "above4": (y > 4).astype(np.int32)}
 
 
-def build():
+def build() -> Any:
     import keras
 
     from edgeshare.layers import MultiTaskModel
@@ -44,7 +46,7 @@ def sample_data(n: int) -> list[np.ndarray]:
     return digit_images(n)
 
 
-def train(model, epochs: int = 15) -> dict[str, float]:
+def train(model: Any, epochs: int = 15) -> dict[str, float]:
     import keras
 
     xtr, ytr, xte, yte = digits_split()

@@ -5,6 +5,8 @@ Runs on scikit-learn's bundled 8x8 digits.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgeshare.models import ReferenceModel
@@ -15,7 +17,7 @@ GROUPS = 3
 REUSE = 3
 
 
-def build():
+def build() -> Any:
     import keras
 
     image = keras.Input((8, 8, 1), name="image")
@@ -33,7 +35,7 @@ def sample_data(n: int) -> list[np.ndarray]:
     return digit_images(n)
 
 
-def train(model, epochs: int = 3) -> dict[str, float]:
+def train(model: Any, epochs: int = 3) -> dict[str, float]:
     return train_digit_classifier(model, epochs, learning_rate=3e-3)
 
 

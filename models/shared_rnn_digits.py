@@ -10,6 +10,8 @@ Runs on scikit-learn's bundled 8x8 digits.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgeshare.models import ReferenceModel
@@ -20,7 +22,7 @@ LAYERS = 4
 CELL = "gru"
 
 
-def build(cell: str = CELL, unroll: bool = True):
+def build(cell: str = CELL, unroll: bool = True) -> Any:
     import keras
 
     from edgeshare.layers import SharedStackedRNN
@@ -36,7 +38,7 @@ def sample_data(n: int) -> list[np.ndarray]:
     return digit_images(n)
 
 
-def train(model, epochs: int = 15) -> dict[str, float]:
+def train(model: Any, epochs: int = 15) -> dict[str, float]:
     return train_digit_classifier(model, epochs, learning_rate=3e-3)
 
 

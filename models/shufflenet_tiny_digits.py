@@ -6,6 +6,8 @@ Grouped convolutions export natively: one TFLite CONV_2D with a grouped filter, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgeshare.models import ReferenceModel
@@ -17,7 +19,7 @@ WIDTH = 48
 BN_MOMENTUM = 0.9  # short runs on 1437 images: 0.99 leaves the moving statistics behind the weights
 
 
-def build():
+def build() -> Any:
     import keras
 
     from edgeshare.layers import ShuffleUnit
@@ -38,7 +40,7 @@ def sample_data(n: int) -> list[np.ndarray]:
     return digit_images(n)
 
 
-def train(model, epochs: int = 12) -> dict[str, float]:
+def train(model: Any, epochs: int = 12) -> dict[str, float]:
     return train_digit_classifier(model, epochs, learning_rate=3e-3)
 
 

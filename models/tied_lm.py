@@ -7,6 +7,8 @@ Embedding to Improve Language Models"), with two pre-norm Transformer blocks. Th
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgeshare.models import ReferenceModel
@@ -20,7 +22,7 @@ FFN = 256
 BLOCKS = 2
 
 
-def build(vocab_size: int = VOCAB, dim: int = DIM, seq_len: int = SEQ, blocks: int = BLOCKS):
+def build(vocab_size: int = VOCAB, dim: int = DIM, seq_len: int = SEQ, blocks: int = BLOCKS) -> Any:
     import keras
 
     from edgeshare.layers import PositionEmbedding
@@ -48,7 +50,7 @@ def sample_data(n: int) -> list[np.ndarray]:
     return [text_windows(VOCAB, SEQ, n, seed=0)[:, :-1]]
 
 
-def train(model, steps: int = 60) -> dict[str, float]:
+def train(model: Any, steps: int = 60) -> dict[str, float]:
     """Next-token prediction on the help-topics text for a few steps."""
     import keras
 

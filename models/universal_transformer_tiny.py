@@ -8,6 +8,8 @@ output embeddings are tied (`keras.layers.ReversibleEmbedding`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from edgeshare.models import ReferenceModel
@@ -21,7 +23,7 @@ HEADS = 2
 FFN = 128
 
 
-def build(seq_len: int = SEQ):
+def build(seq_len: int = SEQ) -> Any:
     import keras
 
     from edgeshare.layers import UniversalTransformer
@@ -41,7 +43,7 @@ def sample_data(n: int) -> list[np.ndarray]:
     return [text_windows(VOCAB, SEQ, n, seed=0)[:, :-1]]
 
 
-def train(model, steps: int = 60) -> dict[str, float]:
+def train(model: Any, steps: int = 60) -> dict[str, float]:
     """Next-token prediction on the help-topics text (the loss includes ACT's ponder cost)."""
     import keras
 

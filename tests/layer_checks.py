@@ -9,17 +9,28 @@
    the test writes out, and `check_sharing(layer)` asserting identity with `is`;
 4. a `.keras` save and reload: same outputs, same counts, and `check_sharing` again on the reloaded
    layer, so that sharing survives serialization;
-5. one training step: finite loss, and every trainable variable receives a gradient and changes.
+5. one training step: finite loss, and every trainable variable receives a gradient and changes;
+6. mixed precision, after keras-hub's `run_precision_test`: for each policy in `precision_policies`, the
+   layer built with that policy gives outputs (eager and symbolic) in its compute dtype, its float weights
+   are in its variable dtype, and every sublayer (made by the layer or passed to it) has both dtypes of the
+   policy. So `make_layer` takes a `dtype` keyword (default None) and passes it to every layer it makes,
+   a shared sublayer included;
+7. the Example section of the layer class's docstring, run as a doctest (once per class and session).
 """
 
 from __future__ import annotations
 
+import doctest
 import inspect
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+# keras-hub's run_precision_test policies. A layer test narrows them only for a reason it states.
+PRECISION_POLICIES = ("mixed_float16", "mixed_bfloat16", "bfloat16")
+_DOCTESTED: set[type] = set()
 
 
 def _as_list(x: Any) -> list[Any]:
@@ -45,6 +56,7 @@ def run_layer_test(
     train: bool = True,
     input_dtypes: Sequence[str] | None = None,
     unpack_inputs: bool = False,
+    precision_policies: Sequence[str] = PRECISION_POLICIES,
 ) -> Any:
     """Run the shared checks on a fresh layer from `make_layer()` with `inputs` (array or list).
 
@@ -137,4 +149,75 @@ def run_layer_test(
         assert np.isfinite(loss), f"training loss is {loss}"
         unchanged = [v.path for v, s in zip(layer.trainable_weights, start) if np.array_equal(v.numpy(), s)]
         assert not unchanged, f"no update reached these variables in one step: {unchanged}"
+
+    # 6. mixed precision
+    for policy in precision_policies:
+        check_precision(make_layer, policy, arrays, sym_in, apply)
+
+    # 7. the docstring example
+    run_docstring_example(type(layer))
     return layer
+
+
+def _is_float(dtype: Any) -> bool:
+    import keras
+
+    return "float" in keras.backend.standardize_dtype(dtype)
+
+
+def check_precision(
+    make_layer: Callable[..., Any],
+    policy_name: str,
+    arrays: list[np.ndarray],
+    sym_in: list[Any],
+    apply: Callable[[Any, list[Any]], Any],
+) -> None:
+    """Step 6 of `run_layer_test` for one dtype policy (keras-hub's `run_precision_test`)."""
+    import keras
+
+    policy = keras.DTypePolicy(policy_name)
+    assert "dtype" in inspect.signature(make_layer).parameters, (
+        "`make_layer` must take a `dtype` keyword and pass it to every layer it makes"
+    )
+    layer = make_layer(dtype=policy_name)
+    outputs = _as_list(apply(layer, arrays))
+    specs = _as_list(apply(layer, sym_in))
+    for kind, values in (("eager", outputs), ("symbolic", specs)):
+        for value in values:
+            if _is_float(value.dtype):
+                got = keras.backend.standardize_dtype(value.dtype)
+                assert got == policy.compute_dtype, f"{policy_name}: {kind} output in {got}, not {policy.compute_dtype}"
+    for weight in layer.weights:
+        if _is_float(weight.dtype):
+            assert keras.backend.standardize_dtype(weight.dtype) == policy.variable_dtype, (
+                f"{policy_name}: {weight.path} is {weight.dtype}, not {policy.variable_dtype}"
+            )
+    for sublayer in layer._flatten_layers(include_self=True):
+        if isinstance(sublayer, keras.layers.InputLayer):
+            continue
+        if isinstance(sublayer, keras.Model) and sublayer is not layer:
+            continue  # Keras' containers (Sequential, functional models) take no dtype; their layers are checked
+        assert (sublayer.compute_dtype, sublayer.variable_dtype) == (policy.compute_dtype, policy.variable_dtype), (
+            f"{policy_name}: sublayer {sublayer.name} ({type(sublayer).__name__}) computes in "
+            f"{sublayer.compute_dtype} with {sublayer.variable_dtype} variables: it was not given the dtype policy"
+        )
+
+
+def run_docstring_example(cls: type) -> None:
+    """Run the doctests of `cls`'s docstrings (its Example section) with `keras` and every edgeshare layer in
+    scope; fail with the doctest report. Once per class and session: several tests share a class."""
+    import keras
+
+    import edgeshare.layers as layers
+
+    if cls in _DOCTESTED:
+        return
+    globs = {"keras": keras, **{n: getattr(layers, n) for n in layers.__all__}}
+    tests = [t for t in doctest.DocTestFinder().find(cls, globs=globs) if t.examples]
+    assert tests, f"{cls.__name__} has no docstring example"
+    runner = doctest.DocTestRunner()
+    report: list[str] = []
+    for t in tests:
+        runner.run(t, out=report.append)
+    assert runner.summarize(verbose=False).failed == 0, "".join(report)
+    _DOCTESTED.add(cls)

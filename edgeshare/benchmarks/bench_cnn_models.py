@@ -90,9 +90,9 @@ def main() -> int:
           "runs, fresh process per file, alternating order")
     for name, s in summaries.items():
         acc = ", ".join(f"{k} {v:.3f}" for k, v in s["metrics"].items())
-        opts = ", ".join(f"{k}={v!r}" for k, v in s["options"].items()) or "defaults"
+        options_text = ", ".join(f"{k}={v!r}" for k, v in s["options"].items()) or "defaults"
         print(f"\n### {name}\n\nparams: {s['unique']:,} unique, {s['per_use']:,} per use; test accuracy after "
-              f"its training run: {acc}; export options: {opts}\n")
+              f"its training run: {acc}; export options: {options_text}\n")
         print("| variant | format | mode | weight bytes | file bytes | weights / floor | numerics | host p50 ms |")
         print("|---|---|---|---:|---:|---:|---|---:|")
         for r in (r for r in rows if r["model"] == name):

@@ -69,7 +69,8 @@ def main() -> int:
     print("| layers | rank | parameters of the 3 layers | vs dense | reconstruction error per layer "
           "| accuracy, decomposed | after fine-tuning |")
     print("|---|---|---:|---:|---|---:|---:|")
-    for kind, ranks in (("CPConv2D", (8, 16, 32)), ("TuckerConv2D", ((8, 8), (16, 16)))):
+    plans: tuple[tuple[str, tuple[Any, ...]], ...] = (("CPConv2D", (8, 16, 32)), ("TuckerConv2D", ((8, 8), (16, 16))))
+    for kind, ranks in plans:
         for rank in ranks:
             if kind == "CPConv2D":
                 layers = cp_conv2d_from_conv2d(convs, rank)

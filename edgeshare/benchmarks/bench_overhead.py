@@ -59,7 +59,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=300)
     a = ap.parse_args()
     model = a.model or reference_artifact("tied_lm", "tied_lm_none.tflite")
-    ours, bare = [], []
+    ours: list[float] = []
+    bare: list[float] = []
     for i in range(a.rounds):
         first, second = (edgeshare_p50, bare_p50) if i % 2 == 0 else (bare_p50, edgeshare_p50)
         r1 = first(model, a.warmup, a.runs)

@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from edgeshare.benchmarks._common import machine_line
 V, D, T = 5000, 128, 16
 
 
-def build() -> object:
+def build() -> Any:
     import keras
 
     keras.utils.set_random_seed(0)
@@ -90,7 +91,8 @@ def main() -> int:
             fixed = os.path.join(tmp, "repaired_" + os.path.basename(path))
             r, _ = cli("repair", path, "-o", fixed)
             v2, after = cli("verify", fixed)
-            p_stock, p_fixed = [], []
+            p_stock: list[float] = []
+            p_fixed: list[float] = []
             for i in range(a.rounds):
                 order = (path, fixed) if i % 2 == 0 else (fixed, path)
                 for f in order:

@@ -10,12 +10,13 @@ from edgeshare.layers.conv.filter_bank import FilterBank
 from edgeshare.layers.conv.shuffle_unit import ShuffleUnit
 from edgeshare.layers.embeddings import PositionEmbedding
 from edgeshare.layers.embeddings.multilingual_embedding import MultilingualEmbedding
-from edgeshare.layers.factorized.cp_conv2d import CPConv2D
+from edgeshare.layers.factorized.cp_conv2d import CPConv2D, cp_conv2d_from_conv2d
 from edgeshare.layers.factorized.cp_factors import CPFactors
 from edgeshare.layers.factorized.factorized_embedding import FactorizedEmbedding
 from edgeshare.layers.factorized.shared_basis import SharedBasis
 from edgeshare.layers.factorized.shared_basis_dense import SharedBasisDense
-from edgeshare.layers.factorized.tucker_conv2d import TuckerConv2D
+from edgeshare.layers.factorized.tensor_decomposition import cp_decompose, tucker_decompose
+from edgeshare.layers.factorized.tucker_conv2d import TuckerConv2D, tucker_conv2d_from_conv2d
 from edgeshare.layers.factorized.tucker_factors import TuckerFactors
 from edgeshare.layers.multitask.multi_task_model import MultiTaskModel
 from edgeshare.layers.recurrent.shared_stacked_rnn import SharedStackedRNN
@@ -47,4 +48,8 @@ __all__ = [
     "TuckerConv2D",
     "TuckerFactors",
     "UniversalTransformer",
+    "cp_conv2d_from_conv2d",
+    "cp_decompose",
+    "tucker_conv2d_from_conv2d",
+    "tucker_decompose",
 ]

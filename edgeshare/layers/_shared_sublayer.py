@@ -31,3 +31,12 @@ def sublayer_from_config(value: Any) -> Any:
     if isinstance(value, dict):
         return keras.saving.deserialize_keras_object(value)
     return value
+
+
+def check_sublayer(value: Any, argument: str, allow_none: bool = True) -> None:
+    """Raise a TypeError naming `argument` unless `value` is a Keras layer (or None when allowed)."""
+    if value is None and allow_none:
+        return
+    if not isinstance(value, keras.layers.Layer):
+        expected = "a Keras layer instance or None" if allow_none else "a Keras layer instance"
+        raise TypeError(f"`{argument}` must be {expected}. Received: {argument}={value!r}")

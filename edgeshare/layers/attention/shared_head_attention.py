@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import keras
 from keras import ops
 
-from edgeshare.layers.transformer._common import check_positive
+from edgeshare.validation import check_choice, check_in_range, check_positive_int
 
 SHARED = ("kv", "qk", "v")
 
@@ -63,21 +64,19 @@ class SharedHeadAttention(keras.layers.Layer):
 
     def __init__(
         self,
-        num_heads,
-        key_dim,
-        shared="kv",
-        dropout=0.0,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        **kwargs,
-    ):
+        num_heads: int,
+        key_dim: int,
+        shared: str = "kv",
+        dropout: float = 0.0,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        check_positive(num_heads, "num_heads")
-        check_positive(key_dim, "key_dim")
-        if shared not in SHARED:
-            raise ValueError(f"`shared` must be one of {', '.join(SHARED)}. Received: shared={shared!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+        check_positive_int(num_heads, "num_heads")
+        check_positive_int(key_dim, "key_dim")
+        check_choice(shared, "shared", SHARED)
+        check_in_range(dropout, "dropout", 0, 1)
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.shared = shared
@@ -85,7 +84,7 @@ class SharedHeadAttention(keras.layers.Layer):
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
-    def _projection(self, name, heads, equation="bsd,dhk->bshk"):
+    def _projection(self, name: str, heads: int, equation: str = "bsd,dhk->bshk") -> keras.layers.EinsumDense:
         return keras.layers.EinsumDense(
             equation,
             output_shape=(None, heads, self.key_dim),
@@ -95,7 +94,7 @@ class SharedHeadAttention(keras.layers.Layer):
             name=name,
         )
 
-    def build(self, query_shape, value_shape, key_shape=None):
+    def build(self, query_shape: Any, value_shape: Any, key_shape: Any = None) -> None:
         key_shape = value_shape if key_shape is None else key_shape
         if self.shared == "kv":
             # Multi-query attention: keras' GroupQueryAttention with a single key/value head.
@@ -131,7 +130,7 @@ class SharedHeadAttention(keras.layers.Layer):
         self.softmax = keras.layers.Softmax(axis=-1, dtype=self.dtype_policy, name="softmax")
         self.weights_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="weights_dropout")
 
-    def _mask(self, query, value, attention_mask, use_causal_mask):
+    def _mask(self, query: Any, value: Any, attention_mask: Any, use_causal_mask: bool) -> Any:
         mask = None if attention_mask is None else ops.cast(attention_mask, "bool")  # (batch, target, source)
         if use_causal_mask:
             ones = ops.ones((1, ops.shape(query)[1], ops.shape(value)[1]), dtype="int32")
@@ -139,7 +138,15 @@ class SharedHeadAttention(keras.layers.Layer):
             mask = causal if mask is None else ops.logical_and(mask, causal)
         return mask
 
-    def call(self, query, value, key=None, attention_mask=None, use_causal_mask=False, training=None):
+    def call(
+        self,
+        query: Any,
+        value: Any,
+        key: Any = None,
+        attention_mask: Any = None,
+        use_causal_mask: bool = False,
+        training: bool | None = None,
+    ) -> Any:
         if self.shared == "kv":
             return self.attention(
                 query, value, key=key, attention_mask=attention_mask, use_causal_mask=use_causal_mask,
@@ -166,10 +173,10 @@ class SharedHeadAttention(keras.layers.Layer):
             heads = ops.einsum("bhts,bsk->bthk", weights, v[:, :, 0, :])
         return self.output_dense(heads)  # (b, t, h, k) -> (b, t, dim)
 
-    def compute_output_shape(self, query_shape, value_shape, key_shape=None):
+    def compute_output_shape(self, query_shape: Any, value_shape: Any, key_shape: Any = None) -> tuple[Any, ...]:
         return tuple(query_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "num_heads": self.num_heads,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
 from edgeshare.layers._shared_sublayer import sublayer_from_config
-from edgeshare.layers.conv.filter_bank import FilterBank, normalize_kernel_size
+from edgeshare.layers.conv.filter_bank import FilterBank
+from edgeshare.layers.conv.shapes import conv2d_output_shape
+from edgeshare.validation import check_choice, is_int, normalize_int_pair
 
 MIXINGS = ("hard", "soft")
 
@@ -55,7 +59,7 @@ class BankConv2D(keras.layers.Layer):
         >>> bank = FilterBank(num_templates=4, kernel_size=3, channels=16)
         >>> x = keras.ops.ones((2, 8, 8, 16))
         >>> y = BankConv2D(bank, mixing="soft")(BankConv2D(bank, mixing="soft")(x))
-        >>> y.shape
+        >>> tuple(y.shape)
         (2, 8, 8, 16)
 
     References:
@@ -64,40 +68,38 @@ class BankConv2D(keras.layers.Layer):
 
     def __init__(
         self,
-        bank,
-        mixing="soft",
-        template=None,
-        strides=1,
-        padding="same",
-        activation=None,
-        use_bias=True,
-        coefficient_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
+        bank: FilterBank,
+        mixing: str = "soft",
+        template: int | None = None,
+        strides: int | tuple[int, int] = 1,
+        padding: str = "same",
+        activation: Any = None,
+        use_bias: bool = True,
+        coefficient_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if not isinstance(bank, FilterBank):
             raise TypeError(f"`bank` must be a FilterBank. Received: bank={bank!r}")
-        if mixing not in MIXINGS:
-            raise ValueError(f"`mixing` must be one of {', '.join(MIXINGS)}. Received: mixing={mixing!r}")
+        check_choice(mixing, "mixing", MIXINGS)
         if mixing == "soft" and template is not None:
             raise ValueError(
                 "`template` selects the kernel of a hard-mixing layer and must be None when mixing='soft'. "
                 f"Received: mixing={mixing!r}, template={template}"
             )
         if mixing == "hard" and template is not None and (
-            not isinstance(template, int) or isinstance(template, bool) or not 0 <= template < bank.num_templates
+            not is_int(template) or not 0 <= template < bank.num_templates
         ):
             raise ValueError(
                 f"`template` must be an index into the bank, in [0, {bank.num_templates}). "
                 f"Received: template={template}, num_templates={bank.num_templates}"
             )
-        if padding not in ("same", "valid"):
-            raise ValueError(f"`padding` must be 'same' or 'valid'. Received: padding={padding!r}")
+        check_choice(padding, "padding", ("same", "valid"))
         self.bank = bank
         self.mixing = mixing
         self.template = template
-        self.strides = normalize_kernel_size(strides, "strides")
+        self.strides = normalize_int_pair(strides, "strides")
         self.padding = padding
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
@@ -106,9 +108,9 @@ class BankConv2D(keras.layers.Layer):
         # Export-time form of a soft layer (see converters/bank_export.py) and, for "runtime_kernel", the tensor
         # that stands for the templates while the converters trace the model.
         self.bank_export = "materialize"
-        self.templates_input = None
+        self.templates_input: Any = None
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         channels = input_shape[-1]
         if channels != self.bank.channels:
             raise ValueError(
@@ -122,7 +124,7 @@ class BankConv2D(keras.layers.Layer):
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=(self.bank.channels,), initializer=self.bias_initializer)
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
         if self.mixing == "hard":
             kernel = self.bank.templates[self.template or 0]
             y = ops.conv(inputs, kernel, strides=self.strides, padding=self.padding)
@@ -147,16 +149,10 @@ class BankConv2D(keras.layers.Layer):
             y = y + self.bias
         return self.activation(y)
 
-    def compute_output_shape(self, input_shape):
-        out: list = []
-        for size, k, s in zip(input_shape[1:3], self.bank.kernel_size, self.strides):
-            if size is None:
-                out.append(None)
-            else:
-                out.append(-(-size // s) if self.padding == "same" else (size - k) // s + 1)
-        return (input_shape[0], out[0], out[1], self.bank.channels)
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        return conv2d_output_shape(input_shape, self.bank.kernel_size, self.strides, self.padding, self.bank.channels)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             # The instance itself, not a dict: see edgeshare/layers/_shared_sublayer.py.
@@ -172,5 +168,5 @@ class BankConv2D(keras.layers.Layer):
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> BankConv2D:
         return cls(**{**config, "bank": sublayer_from_config(config["bank"])})

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
+
+from edgeshare.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -37,13 +41,12 @@ class ChannelShuffle(keras.layers.Layer):
         Devices" (CVPR).
     """
 
-    def __init__(self, groups, **kwargs):
+    def __init__(self, groups: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
-            raise ValueError(f"`groups` must be a positive integer. Received: groups={groups}")
+        check_positive_int(groups, "groups")
         self.groups = groups
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         if len(input_shape) != 4:
             raise ValueError(
                 f"ChannelShuffle expects 4-D inputs (batch, height, width, channels). "
@@ -55,7 +58,7 @@ class ChannelShuffle(keras.layers.Layer):
                 f"The channels must be divisible by `groups`. Received: channels={channels}, groups={self.groups}"
             )
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
         shape = ops.shape(inputs)
         channels = inputs.shape[-1]
         per_group = channels // self.groups
@@ -64,8 +67,8 @@ class ChannelShuffle(keras.layers.Layer):
         x = ops.transpose(x, (0, 1, 3, 2))
         return ops.reshape(x, (-1, shape[1], shape[2], channels))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return tuple(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "groups": self.groups}

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
-
-def normalize_kernel_size(kernel_size, name="kernel_size"):
-    """An int or a pair of positive ints -> (height, width)."""
-    size = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
-    if len(size) != 2 or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in size):
-        raise ValueError(
-            f"`{name}` must be a positive integer or a pair of positive integers. Received: {name}={kernel_size}"
-        )
-    return size
+from edgeshare.validation import check_positive_int, normalize_int_pair
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -45,27 +39,33 @@ class FilterBank(keras.layers.Layer):
 
     Example:
         >>> bank = FilterBank(num_templates=4, kernel_size=3, channels=16)
-        >>> bank(keras.ops.ones((2, 8, 8, 16))).shape
+        >>> tuple(bank(keras.ops.ones((2, 8, 8, 16))).shape)
         (2, 8, 8, 4, 16)
 
     References:
         Savarese & Maire 2019, "Learning Implicitly Recurrent CNNs Through Parameter Sharing" (ICLR).
     """
 
-    def __init__(self, num_templates, kernel_size, channels, initializer="glorot_uniform", **kwargs):
+    def __init__(
+        self,
+        num_templates: int,
+        kernel_size: int | tuple[int, int],
+        channels: int,
+        initializer: Any = "glorot_uniform",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        for arg, value in (("num_templates", num_templates), ("channels", channels)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value}")
+        check_positive_int(num_templates, "num_templates")
+        check_positive_int(channels, "channels")
         self.num_templates = num_templates
-        self.kernel_size = normalize_kernel_size(kernel_size)
+        self.kernel_size = normalize_int_pair(kernel_size, "kernel_size")
         self.channels = channels
         self.initializer = keras.initializers.get(initializer)
         # The templates do not depend on any input shape: create them now, so that every layer the bank
         # is passed to shares one variable before anything is called.
         self.build()
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: Any = None) -> None:
         kh, kw = self.kernel_size
         self.templates = self.add_weight(
             name="templates",
@@ -73,7 +73,7 @@ class FilterBank(keras.layers.Layer):
             initializer=self.initializer,
         )
 
-    def stacked_kernel(self):
+    def stacked_kernel(self) -> Any:
         """Every template side by side as one kernel `(kh, kw, channels, num_templates * channels)`.
 
         Output channel `t * channels + c` is channel `c` of template `t`. Call inside a layer's `call`.
@@ -83,15 +83,15 @@ class FilterBank(keras.layers.Layer):
         kernel = ops.transpose(self.templates, (1, 2, 3, 0, 4))
         return ops.reshape(kernel, (kh, kw, self.channels, self.num_templates * self.channels))
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
         y = ops.conv(inputs, self.stacked_kernel(), padding="same")
         # (batch, h, w, T * channels) -> (batch, h, w, T, channels)
         return ops.reshape(y, (-1, y.shape[1], y.shape[2], self.num_templates, self.channels))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return (*input_shape[:3], self.num_templates, self.channels)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "num_templates": self.num_templates,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
 from edgeshare.layers.conv.channel_shuffle import ChannelShuffle
+from edgeshare.layers.conv.shapes import conv_output_length
+from edgeshare.validation import check_choice, check_in_range, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -41,7 +45,7 @@ class ShuffleUnit(keras.layers.Layer):
 
     Example:
         >>> unit = ShuffleUnit(24, groups=3)
-        >>> unit(keras.ops.ones((2, 8, 8, 24))).shape
+        >>> tuple(unit(keras.ops.ones((2, 8, 8, 24))).shape)
         (2, 8, 8, 24)
 
     References:
@@ -49,27 +53,31 @@ class ShuffleUnit(keras.layers.Layer):
         Devices" (CVPR).
     """
 
-    def __init__(self, filters, groups=3, strides=1, bottleneck_ratio=0.25, bn_momentum=0.99, **kwargs):
+    def __init__(
+        self,
+        filters: int,
+        groups: int = 3,
+        strides: int = 1,
+        bottleneck_ratio: float = 0.25,
+        bn_momentum: float = 0.99,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        for arg, value in (("filters", filters), ("groups", groups)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value}")
-        if strides not in (1, 2):
-            raise ValueError(f"`strides` must be 1 or 2. Received: strides={strides}")
-        if not 0 < bottleneck_ratio <= 1:
-            raise ValueError(f"`bottleneck_ratio` must be in (0, 1]. Received: bottleneck_ratio={bottleneck_ratio}")
-        if not 0 <= bn_momentum < 1:
-            raise ValueError(f"`bn_momentum` must be in [0, 1). Received: bn_momentum={bn_momentum}")
+        check_positive_int(filters, "filters")
+        check_positive_int(groups, "groups")
+        check_choice(strides, "strides", (1, 2))
+        check_in_range(bottleneck_ratio, "bottleneck_ratio", 0, 1, low_inclusive=False, high_inclusive=True)
+        check_in_range(bn_momentum, "bn_momentum", 0, 1)
         self.filters = filters
         self.groups = groups
         self.strides = strides
         self.bottleneck_ratio = bottleneck_ratio
         self.bn_momentum = bn_momentum
 
-    def _branch_filters(self, in_channels):
+    def _branch_filters(self, in_channels: int) -> int:
         return self.filters if self.strides == 1 else self.filters - in_channels
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         in_channels = input_shape[-1]
         branch = self._branch_filters(in_channels)
         if self.strides == 1 and in_channels != self.filters:
@@ -89,15 +97,20 @@ class ShuffleUnit(keras.layers.Layer):
             )
         bottleneck = max(self.groups, round(branch * self.bottleneck_ratio / self.groups) * self.groups)
         self.bottleneck = bottleneck
-        self.group_conv1 = keras.layers.Conv2D(bottleneck, 1, groups=self.groups, use_bias=False, name="group_conv1")
-        self.bn1 = keras.layers.BatchNormalization(momentum=self.bn_momentum, name="bn1")
-        self.shuffle = ChannelShuffle(self.groups, name="shuffle")
-        self.depthwise = keras.layers.DepthwiseConv2D(
-            3, strides=self.strides, padding="same", use_bias=False, name="depthwise"
+        dtype = self.dtype_policy
+        self.group_conv1 = keras.layers.Conv2D(
+            bottleneck, 1, groups=self.groups, use_bias=False, dtype=dtype, name="group_conv1"
         )
-        self.bn2 = keras.layers.BatchNormalization(momentum=self.bn_momentum, name="bn2")
-        self.group_conv2 = keras.layers.Conv2D(branch, 1, groups=self.groups, use_bias=False, name="group_conv2")
-        self.bn3 = keras.layers.BatchNormalization(momentum=self.bn_momentum, name="bn3")
+        self.bn1 = keras.layers.BatchNormalization(momentum=self.bn_momentum, dtype=dtype, name="bn1")
+        self.shuffle = ChannelShuffle(self.groups, dtype=dtype, name="shuffle")
+        self.depthwise = keras.layers.DepthwiseConv2D(
+            3, strides=self.strides, padding="same", use_bias=False, dtype=dtype, name="depthwise"
+        )
+        self.bn2 = keras.layers.BatchNormalization(momentum=self.bn_momentum, dtype=dtype, name="bn2")
+        self.group_conv2 = keras.layers.Conv2D(
+            branch, 1, groups=self.groups, use_bias=False, dtype=dtype, name="group_conv2"
+        )
+        self.bn3 = keras.layers.BatchNormalization(momentum=self.bn_momentum, dtype=dtype, name="bn3")
         shape = tuple(input_shape)
         self.group_conv1.build(shape)
         mid = (*shape[:-1], bottleneck)
@@ -109,9 +122,9 @@ class ShuffleUnit(keras.layers.Layer):
         self.group_conv2.build(out)
         self.bn3.build((*out[:-1], branch))
         if self.strides == 2:
-            self.pool = keras.layers.AveragePooling2D(3, strides=2, padding="same", name="pool")
+            self.pool = keras.layers.AveragePooling2D(3, strides=2, padding="same", dtype=dtype, name="pool")
 
-    def call(self, inputs, training=None):
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
         x = ops.relu(self.bn1(self.group_conv1(inputs), training=training))
         x = self.shuffle(x)
         x = self.bn2(self.depthwise(x), training=training)
@@ -120,14 +133,12 @@ class ShuffleUnit(keras.layers.Layer):
             return ops.relu(inputs + x)
         return ops.relu(ops.concatenate([self.pool(inputs), x], axis=-1))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         b, h, w, _ = input_shape
-        if self.strides == 2:
-            h = None if h is None else -(-h // 2)
-            w = None if w is None else -(-w // 2)
-        return (b, h, w, self.filters)
+        return (b, conv_output_length(h, 3, self.strides, "same"), conv_output_length(w, 3, self.strides, "same"),
+                self.filters)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "filters": self.filters,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import KerasTensor, ops
 
-from edgeshare.layers.transformer._common import check_positive
+from edgeshare.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -49,29 +51,31 @@ class MultilingualEmbedding(keras.layers.Layer):
 
     def __init__(
         self,
-        vocab_size,
-        embedding_dim,
-        num_languages,
-        embeddings_initializer="uniform",
-        language_initializer="uniform",
-        **kwargs,
-    ):
+        vocab_size: int,
+        embedding_dim: int,
+        num_languages: int,
+        embeddings_initializer: Any = "uniform",
+        language_initializer: Any = "uniform",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        check_positive(vocab_size, "vocab_size")
-        check_positive(embedding_dim, "embedding_dim")
-        check_positive(num_languages, "num_languages")
+        check_positive_int(vocab_size, "vocab_size")
+        check_positive_int(embedding_dim, "embedding_dim")
+        check_positive_int(num_languages, "num_languages")
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
         self.num_languages = num_languages
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.language_initializer = keras.initializers.get(language_initializer)
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: Any = None) -> None:
         self.token_embedding = keras.layers.ReversibleEmbedding(
             self.vocab_size,
             self.embedding_dim,
             tie_weights=True,
             embeddings_initializer=self.embeddings_initializer,
+            # Logits in the compute dtype (see FactorizedEmbedding: an embedding does not autocast its table).
+            reverse_dtype=self.compute_dtype,
             dtype=self.dtype_policy,
             name="token_embedding",
         )
@@ -85,7 +89,7 @@ class MultilingualEmbedding(keras.layers.Layer):
         )
         self.language_embedding.build()
 
-    def _split(self, inputs):
+    def _split(self, inputs: Any) -> Any:
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             raise ValueError(
                 "MultilingualEmbedding expects `inputs=[token_ids, language_ids]` unless `reverse=True`. "
@@ -93,7 +97,7 @@ class MultilingualEmbedding(keras.layers.Layer):
             )
         return inputs
 
-    def call(self, inputs, reverse=False):
+    def call(self, inputs: Any, reverse: bool = False) -> Any:
         if reverse:
             return self.token_embedding(inputs, reverse=True)  # (..., D) x (D, V) -> (..., V)
         tokens, languages = self._split(inputs)
@@ -103,17 +107,17 @@ class MultilingualEmbedding(keras.layers.Layer):
             language = ops.expand_dims(language, 1)  # (batch, D) -> (batch, 1, D), broadcast over length
         return embedded + language
 
-    def compute_output_shape(self, input_shape, reverse=False):
+    def compute_output_shape(self, input_shape: Any, reverse: bool = False) -> tuple[Any, ...]:
         if reverse:
             return (*input_shape[:-1], self.vocab_size)
         token_shape, _ = self._split(input_shape)
         return (*token_shape, self.embedding_dim)
 
-    def compute_output_spec(self, inputs, reverse=False):
+    def compute_output_spec(self, inputs: Any, reverse: bool = False) -> Any:
         shape = tuple(inputs.shape) if reverse else [tuple(x.shape) for x in self._split(inputs)]
         return KerasTensor(self.compute_output_shape(shape, reverse), dtype=self.compute_dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "vocab_size": self.vocab_size,

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
+from edgeshare.validation import check_positive_int
 
-def fresh_initializer(initializer):
+
+def fresh_initializer(initializer: Any) -> Any:
     """A new instance with the same config. Keras 3 gives an unseeded initializer one seed for life, so
     reusing an instance for several weights of one shape initializes them identically."""
     return keras.initializers.get(keras.initializers.serialize(initializer))
-
-
-def check_positive_int(value, name):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value}")
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -45,7 +44,7 @@ class CPFactors(keras.layers.Layer):
     Example:
         >>> factors = CPFactors(in_channels=16, filters=16, rank=8)
         >>> a, b = CPConv2D(16, 3, 8, factors=factors), CPConv2D(16, 3, 8, factors=factors)
-        >>> b(a(keras.ops.ones((2, 8, 8, 16)))).shape
+        >>> tuple(b(a(keras.ops.ones((2, 8, 8, 16)))).shape)
         (2, 8, 8, 16)
 
     References:
@@ -53,7 +52,9 @@ class CPFactors(keras.layers.Layer):
         CP-Decomposition" (ICLR); Kolda & Bader 2009, "Tensor Decompositions and Applications".
     """
 
-    def __init__(self, in_channels, filters, rank, initializer="glorot_uniform", **kwargs):
+    def __init__(
+        self, in_channels: int, filters: int, rank: int, initializer: Any = "glorot_uniform", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         check_positive_int(in_channels, "in_channels")
         check_positive_int(filters, "filters")
@@ -65,7 +66,7 @@ class CPFactors(keras.layers.Layer):
         # Independent of any input shape: created now so that every holder shares the variables.
         self.build()
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: Any = None) -> None:
         self.input_factor = self.add_weight(
             name="input_factor", shape=(self.in_channels, self.rank), initializer=fresh_initializer(self.initializer)
         )
@@ -73,14 +74,14 @@ class CPFactors(keras.layers.Layer):
             name="output_factor", shape=(self.rank, self.filters), initializer=fresh_initializer(self.initializer)
         )
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
         # (b, h, w, in) x (in, rank) -> (b, h, w, rank), as a 1x1 convolution
         return ops.conv(inputs, ops.reshape(self.input_factor, (1, 1, self.in_channels, self.rank)))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return (*input_shape[:-1], self.rank)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "in_channels": self.in_channels,

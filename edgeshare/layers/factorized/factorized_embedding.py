@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import KerasTensor, ops
 
-from edgeshare.layers.transformer._common import check_positive
+from edgeshare.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -58,19 +60,19 @@ class FactorizedEmbedding(keras.layers.Layer):
 
     def __init__(
         self,
-        vocab_size,
-        embedding_dim,
-        hidden_dim,
-        tie_weights=True,
-        tie_projection=None,
-        embeddings_initializer="uniform",
-        projection_initializer="glorot_uniform",
-        **kwargs,
-    ):
+        vocab_size: int,
+        embedding_dim: int,
+        hidden_dim: int,
+        tie_weights: bool = True,
+        tie_projection: bool | None = None,
+        embeddings_initializer: Any = "uniform",
+        projection_initializer: Any = "glorot_uniform",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        check_positive(vocab_size, "vocab_size")
-        check_positive(embedding_dim, "embedding_dim")
-        check_positive(hidden_dim, "hidden_dim")
+        check_positive_int(vocab_size, "vocab_size")
+        check_positive_int(embedding_dim, "embedding_dim")
+        check_positive_int(hidden_dim, "hidden_dim")
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
@@ -84,12 +86,15 @@ class FactorizedEmbedding(keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.projection_initializer = keras.initializers.get(projection_initializer)
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: Any = None) -> None:
         self.token_embedding = keras.layers.ReversibleEmbedding(
             self.vocab_size,
             self.embedding_dim,
             tie_weights=self.tie_weights,
             embeddings_initializer=self.embeddings_initializer,
+            # Logits in the compute dtype, as every layer's output: an embedding layer does not autocast its
+            # table, so under a mixed policy the reverse matmul would otherwise run and return in float32.
+            reverse_dtype=self.compute_dtype,
             dtype=self.dtype_policy,
             name="token_embedding",
         )
@@ -105,10 +110,10 @@ class FactorizedEmbedding(keras.layers.Layer):
             )
 
     @property
-    def _projection_tied(self):
+    def _projection_tied(self) -> bool:
         return self.tie_weights if self.tie_projection is None else self.tie_projection
 
-    def call(self, inputs, reverse=False):
+    def call(self, inputs: Any, reverse: bool = False) -> Any:
         if not reverse:
             embedded = self.token_embedding(inputs)  # (batch, length) -> (batch, length, E)
             if len(embedded.shape) == 3:
@@ -122,15 +127,15 @@ class FactorizedEmbedding(keras.layers.Layer):
         reduced = ops.matmul(inputs, kernel)  # (..., H) x (H, E) -> (..., E)
         return self.token_embedding(reduced, reverse=True)  # (..., E) x (E, V) -> (..., V)
 
-    def compute_output_shape(self, input_shape, reverse=False):
+    def compute_output_shape(self, input_shape: Any, reverse: bool = False) -> tuple[Any, ...]:
         if reverse:
             return (*input_shape[:-1], self.vocab_size)
         return (*input_shape, self.hidden_dim)
 
-    def compute_output_spec(self, inputs, reverse=False):
+    def compute_output_spec(self, inputs: Any, reverse: bool = False) -> Any:
         return KerasTensor(self.compute_output_shape(tuple(inputs.shape), reverse), dtype=self.compute_dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "vocab_size": self.vocab_size,

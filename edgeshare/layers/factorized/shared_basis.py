@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
-from edgeshare.layers.transformer._common import check_positive
+from edgeshare.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -38,24 +40,24 @@ class SharedBasis(keras.layers.Layer):
         Compression".
     """
 
-    def __init__(self, rank, kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(self, rank: int, kernel_initializer: Any = "glorot_uniform", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        check_positive(rank, "rank")
+        check_positive_int(rank, "rank")
         self.rank = rank
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         self.basis = self.add_weight(
             name="basis", shape=(input_shape[-1], self.rank), initializer=self.kernel_initializer
         )
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
         return ops.matmul(inputs, self.basis)  # (..., input_dim) x (input_dim, rank) -> (..., rank)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return (*input_shape[:-1], self.rank)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "rank": self.rank,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
+from edgeshare.layers._shared_sublayer import sublayer_config, sublayer_from_config
 from edgeshare.layers.factorized.shared_basis import SharedBasis
-from edgeshare.layers.transformer._common import check_positive, sublayer_config, sublayer_from_config
+from edgeshare.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -48,19 +51,19 @@ class SharedBasisDense(keras.layers.Layer):
 
     def __init__(
         self,
-        units,
-        basis,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
+        units: int,
+        basis: SharedBasis,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         basis = sublayer_from_config(basis)
         if not isinstance(basis, SharedBasis):
             raise TypeError(f"`basis` must be a SharedBasis instance. Received: basis={basis!r}")
-        check_positive(units, "units")
+        check_positive_int(units, "units")
         self.units = units
         self.basis = basis
         self.activation = keras.activations.get(activation)
@@ -68,7 +71,7 @@ class SharedBasisDense(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         if not self.basis.built:
             self.basis.build(input_shape)
         elif self.basis.basis.shape[0] != input_shape[-1]:
@@ -82,17 +85,17 @@ class SharedBasisDense(keras.layers.Layer):
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
         coordinates = self.basis(inputs)  # (..., input_dim) -> (..., rank)
         outputs = ops.matmul(coordinates, self.coefficients)  # (..., rank) x (rank, units) -> (..., units)
         if self.use_bias:
             outputs = outputs + self.bias
         return self.activation(outputs)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return (*input_shape[:-1], self.units)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "units": self.units,

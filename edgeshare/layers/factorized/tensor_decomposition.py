@@ -9,13 +9,22 @@ shape can be decomposed jointly with one pair of channel factors (a coupled deco
 * Tucker-2: HOSVD initialization refined by HOOI (De Lathauwer et al. 2000), on the channel modes only.
 
 Every result records the relative reconstruction error `||K - K_hat||_F / ||K||_F` of each kernel.
+
+This module knows no edgeshare layer: `cp_conv2d_from_conv2d` (in cp_conv2d.py) and
+`tucker_conv2d_from_conv2d` (in tucker_conv2d.py) build layers from its results, so the imports run one
+way only (layers -> decompositions).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import keras
 import numpy as np
+
+from edgeshare.validation import check_positive_int, normalize_int_pair
 
 
 @dataclass
@@ -53,7 +62,7 @@ class TuckerDecomposition:
         return np.einsum("ir,hwrs,so->hwio", self.input_factor, self.cores[index], self.output_factor)
 
 
-def _check_kernels(kernels) -> list[np.ndarray]:
+def _check_kernels(kernels: Any) -> list[np.ndarray]:
     ks = [np.asarray(k, dtype=np.float64) for k in (kernels if isinstance(kernels, (list, tuple)) else [kernels])]
     if not ks:
         raise ValueError("`kernels` must hold at least one kernel. Received: kernels=[]")
@@ -87,7 +96,7 @@ def _solve(rhs: np.ndarray, gram: np.ndarray) -> np.ndarray:
     return np.linalg.solve(gram + ridge * np.eye(gram.shape[0]), rhs.T).T
 
 
-def cp_decompose(kernels, rank: int, *, max_iter: int = 500, tol: float = 1e-9, seed: int = 0) -> CPDecomposition:
+def cp_decompose(kernels: Any, rank: int, *, max_iter: int = 500, tol: float = 1e-9, seed: int = 0) -> CPDecomposition:
     """Rank-`rank` CP decomposition of one kernel, or of several kernels sharing the channel factors.
 
     Args:
@@ -97,8 +106,7 @@ def cp_decompose(kernels, rank: int, *, max_iter: int = 500, tol: float = 1e-9, 
         tol: stop when the mean relative error improves by less than this in a sweep.
         seed: seeds the random columns used past the rank of an unfolding.
     """
-    if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
-        raise ValueError(f"`rank` must be a positive integer. Received: rank={rank}")
+    check_positive_int(rank, "rank")
     ks = _check_kernels(kernels)
     rng = np.random.default_rng(seed)
     kh, kw, cin, cout = ks[0].shape
@@ -147,7 +155,9 @@ def cp_decompose(kernels, rank: int, *, max_iter: int = 500, tol: float = 1e-9, 
     )
 
 
-def tucker_decompose(kernels, ranks, *, max_iter: int = 50, tol: float = 1e-10) -> TuckerDecomposition:
+def tucker_decompose(
+    kernels: Any, ranks: int | tuple[int, int], *, max_iter: int = 50, tol: float = 1e-10
+) -> TuckerDecomposition:
     """Tucker-2 decomposition (channel modes) of one kernel, or of several sharing the channel factors.
 
     Args:
@@ -156,9 +166,7 @@ def tucker_decompose(kernels, ranks, *, max_iter: int = 50, tol: float = 1e-10) 
         max_iter: HOOI sweeps at most.
         tol: stop when the mean relative error improves by less than this in a sweep.
     """
-    from edgeshare.layers.factorized.tucker_factors import normalize_ranks
-
-    r_in, r_out = normalize_ranks(ranks)
+    r_in, r_out = normalize_int_pair(ranks, "ranks")
     ks = _check_kernels(kernels)
     _, _, cin, cout = ks[0].shape
     if r_in > cin or r_out > cout:
@@ -195,9 +203,9 @@ def tucker_decompose(kernels, ranks, *, max_iter: int = 50, tol: float = 1e-10) 
     )
 
 
-def _conv_arguments(convs):
-    import keras
-
+def check_conv2d_layers(convs: Any) -> list[Any]:
+    """`convs` (one layer or a list) as a list of built, dense, undilated, channels_last `keras.layers.Conv2D`
+    layers of one kernel shape: the layers `cp_conv2d_from_conv2d` and `tucker_conv2d_from_conv2d` accept."""
     convs = list(convs) if isinstance(convs, (list, tuple)) else [convs]
     if not convs:
         raise ValueError("`convs` must hold at least one Conv2D. Received: convs=[]")
@@ -218,86 +226,37 @@ def _conv_arguments(convs):
     return convs
 
 
-def _copy_arguments(conv) -> dict:
-    return {
-        "strides": tuple(conv.strides),
-        "padding": conv.padding,  # Conv2D accepts "same" and "valid" only, as the decomposed layers do
-        "activation": conv.activation,
-        "use_bias": conv.use_bias,
-    }
+def decomposed_layers(
+    convs: list[Any],
+    dec: CPDecomposition | TuckerDecomposition,
+    factors: Any,
+    make_layer: Callable[..., Any],
+    set_own_weights: Callable[[Any, int], None],
+    name_suffix: str,
+) -> list[Any]:
+    """One built layer per convolution, all holding `factors`, whose channel factors are set here from `dec`.
 
-
-def cp_conv2d_from_conv2d(convs, rank: int, *, max_iter: int = 500, seed: int = 0, name_suffix: str = "_cp"):
-    """CPConv2D layers initialized from trained Conv2D layers by CP decomposition.
-
-    With several convolutions, they are decomposed jointly and the returned layers share one
-    `CPFactors` (input and output channel factors); each keeps its own spatial factors and the bias of
-    its convolution. Each layer's `reconstruction_error` holds `||K - K_cp|| / ||K||` for its kernel.
-
-    Returns:
-        A list of built CPConv2D layers, one per convolution, in order.
+    `make_layer(factors=, name=, strides=, padding=, activation=, use_bias=, dtype=)` makes a layer with its
+    convolution's arguments; `set_own_weights(layer, i)` sets the layer's own weights (spatial factors or core)
+    from `dec`. Each layer takes its convolution's bias and records its kernel's relative reconstruction error.
     """
-    from edgeshare.layers.factorized.cp_conv2d import CPConv2D
-    from edgeshare.layers.factorized.cp_factors import CPFactors
-
-    convs = _conv_arguments(convs)
-    kh, kw, cin, cout = convs[0].kernel.shape
-    dec = cp_decompose([np.asarray(c.kernel.numpy()) for c in convs], rank, max_iter=max_iter, seed=seed)
-    factors = CPFactors(cin, cout, rank, name=convs[0].name + name_suffix + "_factors")
     factors.input_factor.assign(dec.input_factor)
     factors.output_factor.assign(dec.output_factor)
     layers = []
     for i, conv in enumerate(convs):
-        layer = CPConv2D(cout, (kh, kw), rank, factors=factors, name=conv.name + name_suffix, **_copy_arguments(conv))
-        layer.build((None, None, None, cin))
-        layer.height_factor.assign(dec.height_factors[i])
-        layer.width_factor.assign(dec.width_factors[i])
-        if conv.use_bias:
-            layer.bias.assign(conv.bias.numpy())
-        layer.reconstruction_error = dec.relative_errors[i]
-        layers.append(layer)
-    return layers
-
-
-def tucker_conv2d_from_conv2d(convs, ranks, *, max_iter: int = 50, name_suffix: str = "_tucker"):
-    """TuckerConv2D layers initialized from trained Conv2D layers by Tucker-2 decomposition.
-
-    With several convolutions, they are decomposed jointly and share one `TuckerFactors`; each keeps its
-    own core and the bias of its convolution. Each layer's `reconstruction_error` holds
-    `||K - K_tucker|| / ||K||` for its kernel.
-
-    Returns:
-        A list of built TuckerConv2D layers, one per convolution, in order.
-    """
-    from edgeshare.layers.factorized.tucker_conv2d import TuckerConv2D
-    from edgeshare.layers.factorized.tucker_factors import TuckerFactors
-
-    convs = _conv_arguments(convs)
-    kh, kw, cin, cout = convs[0].kernel.shape
-    dec = tucker_decompose([np.asarray(c.kernel.numpy()) for c in convs], ranks, max_iter=max_iter)
-    factors = TuckerFactors(cin, cout, ranks, name=convs[0].name + name_suffix + "_factors")
-    factors.input_factor.assign(dec.input_factor)
-    factors.output_factor.assign(dec.output_factor)
-    layers = []
-    for i, conv in enumerate(convs):
-        layer = TuckerConv2D(
-            cout, (kh, kw), ranks, factors=factors, name=conv.name + name_suffix, **_copy_arguments(conv)
+        layer = make_layer(
+            factors=factors,
+            name=conv.name + name_suffix,
+            strides=tuple(conv.strides),
+            padding=conv.padding,  # Conv2D accepts "same" and "valid" only, as the decomposed layers do
+            activation=conv.activation,
+            use_bias=conv.use_bias,
+            dtype=conv.dtype_policy,
         )
-        layer.build((None, None, None, cin))
-        layer.core.assign(dec.cores[i])
+        layer.build((None, None, None, conv.kernel.shape[2]))
+        set_own_weights(layer, i)
         if conv.use_bias:
             layer.bias.assign(conv.bias.numpy())
         layer.reconstruction_error = dec.relative_errors[i]
         layers.append(layer)
     return layers
-
-
-def conv2d_output_shape(input_shape, kernel_size, strides, padding, filters):
-    """(batch, height, width, filters) of a 2-D convolution over an NHWC `input_shape` (None stays None)."""
-    out: list = []
-    for size, k, s in zip(input_shape[1:3], kernel_size, strides):
-        if size is None:
-            out.append(None)
-        else:
-            out.append(-(-size // s) if padding == "same" else (size - k) // s + 1)
-    return (input_shape[0], out[0], out[1], filters)

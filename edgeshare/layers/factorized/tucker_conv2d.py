@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import keras
 import numpy as np
 from keras import ops
 
 from edgeshare.layers._shared_sublayer import sublayer_from_config
-from edgeshare.layers.conv.filter_bank import normalize_kernel_size
-from edgeshare.layers.factorized.cp_factors import check_positive_int, fresh_initializer
-from edgeshare.layers.factorized.tensor_decomposition import conv2d_output_shape
-from edgeshare.layers.factorized.tucker_factors import TuckerFactors, normalize_ranks
+from edgeshare.layers.conv.shapes import conv2d_output_shape
+from edgeshare.layers.factorized.cp_factors import fresh_initializer
+from edgeshare.layers.factorized.tensor_decomposition import (
+    check_conv2d_layers,
+    decomposed_layers,
+    tucker_decompose,
+)
+from edgeshare.layers.factorized.tucker_factors import TuckerFactors
+from edgeshare.validation import check_choice, check_positive_int, normalize_int_pair
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -49,7 +57,7 @@ class TuckerConv2D(keras.layers.Layer):
 
     Example:
         >>> layer = TuckerConv2D(32, 3, ranks=(8, 8))
-        >>> layer(keras.ops.ones((2, 8, 8, 16))).shape
+        >>> tuple(layer(keras.ops.ones((2, 8, 8, 16))).shape)
         (2, 8, 8, 32)
 
     References:
@@ -59,21 +67,21 @@ class TuckerConv2D(keras.layers.Layer):
 
     def __init__(
         self,
-        filters,
-        kernel_size,
-        ranks,
-        factors=None,
-        strides=1,
-        padding="same",
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
+        filters: int,
+        kernel_size: int | tuple[int, int],
+        ranks: int | tuple[int, int],
+        factors: TuckerFactors | None = None,
+        strides: int | tuple[int, int] = 1,
+        padding: str = "same",
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         check_positive_int(filters, "filters")
-        ranks = normalize_ranks(ranks)
+        ranks = normalize_int_pair(ranks, "ranks")
         factors = sublayer_from_config(factors)
         if factors is not None and not isinstance(factors, TuckerFactors):
             raise TypeError(f"`factors` must be a TuckerFactors or None. Received: factors={factors!r}")
@@ -83,22 +91,21 @@ class TuckerConv2D(keras.layers.Layer):
                 f"Received: filters={filters}, ranks={ranks}, factors.filters={factors.filters}, "
                 f"factors.ranks={factors.ranks}"
             )
-        if padding not in ("same", "valid"):
-            raise ValueError(f"`padding` must be 'same' or 'valid'. Received: padding={padding!r}")
+        check_choice(padding, "padding", ("same", "valid"))
         self.filters = filters
-        self.kernel_size = normalize_kernel_size(kernel_size)
+        self.kernel_size = normalize_int_pair(kernel_size, "kernel_size")
         self.ranks = ranks
         self.factors = factors
-        self.strides = normalize_kernel_size(strides, "strides")
+        self.strides = normalize_int_pair(strides, "strides")
         self.padding = padding
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         # Set by tucker_conv2d_from_conv2d: ||K - K_tucker|| / ||K|| of the kernel it was initialized from.
-        self.reconstruction_error = None
+        self.reconstruction_error: float | None = None
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         in_channels = input_shape[-1]
         if self.factors is not None and self.factors.in_channels != in_channels:
             raise ValueError(
@@ -106,7 +113,12 @@ class TuckerConv2D(keras.layers.Layer):
                 f"{in_channels}. Received: input_shape={tuple(input_shape)}"
             )
         self.channel_factors = self.factors or TuckerFactors(
-            in_channels, self.filters, self.ranks, initializer=self.kernel_initializer, name="factors"
+            in_channels,
+            self.filters,
+            self.ranks,
+            initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name="factors",
         )
         self.core = self.add_weight(
             name="core", shape=(*self.kernel_size, *self.ranks), initializer=fresh_initializer(self.kernel_initializer)
@@ -114,7 +126,7 @@ class TuckerConv2D(keras.layers.Layer):
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
         r_out = self.ranks[1]
         x = self.channel_factors(inputs)  # (b, h, w, r_in)
         x = ops.conv(x, self.core, strides=self.strides, padding=self.padding)  # (b, h', w', r_out)
@@ -124,7 +136,7 @@ class TuckerConv2D(keras.layers.Layer):
             y = y + self.bias
         return self.activation(y)
 
-    def reconstructed_kernel(self):
+    def reconstructed_kernel(self) -> np.ndarray:
         """The dense kernel `(kh, kw, in_channels, filters)` the factors stand for, as a NumPy array."""
         f = self.channel_factors
         return np.einsum(
@@ -135,16 +147,14 @@ class TuckerConv2D(keras.layers.Layer):
         )
 
     @classmethod
-    def from_conv2d(cls, conv, ranks, **kwargs):
+    def from_conv2d(cls, conv: Any, ranks: int | tuple[int, int], **kwargs: Any) -> TuckerConv2D:
         """A TuckerConv2D initialized from a trained `keras.layers.Conv2D` by Tucker-2 decomposition."""
-        from edgeshare.layers.factorized.tensor_decomposition import tucker_conv2d_from_conv2d
-
         return tucker_conv2d_from_conv2d([conv], ranks, **kwargs)[0]
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return conv2d_output_shape(input_shape, self.kernel_size, self.strides, self.padding, self.filters)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "filters": self.filters,
@@ -159,3 +169,30 @@ class TuckerConv2D(keras.layers.Layer):
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
         }
+
+
+def tucker_conv2d_from_conv2d(
+    convs: Any, ranks: int | tuple[int, int], *, max_iter: int = 50, name_suffix: str = "_tucker"
+) -> list[TuckerConv2D]:
+    """TuckerConv2D layers initialized from trained Conv2D layers by Tucker-2 decomposition.
+
+    With several convolutions, they are decomposed jointly and share one `TuckerFactors`; each keeps its
+    own core and the bias of its convolution. Each layer's `reconstruction_error` holds
+    `||K - K_tucker|| / ||K||` for its kernel.
+
+    Returns:
+        A list of built TuckerConv2D layers, one per convolution, in order.
+    """
+    convs = check_conv2d_layers(convs)
+    kh, kw, cin, cout = convs[0].kernel.shape
+    dec = tucker_decompose([np.asarray(c.kernel.numpy()) for c in convs], ranks, max_iter=max_iter)
+    factors = TuckerFactors(
+        cin, cout, ranks, dtype=convs[0].dtype_policy, name=convs[0].name + name_suffix + "_factors"
+    )
+
+    def set_core(layer: TuckerConv2D, i: int) -> None:
+        layer.core.assign(dec.cores[i])
+
+    return decomposed_layers(
+        convs, dec, factors, functools.partial(TuckerConv2D, cout, (kh, kw), ranks), set_core, name_suffix
+    )

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
-from edgeshare.layers.factorized.cp_factors import check_positive_int, fresh_initializer
-
-
-def normalize_ranks(ranks):
-    """An int or a pair of positive ints -> (input_rank, output_rank)."""
-    pair = (ranks, ranks) if isinstance(ranks, int) and not isinstance(ranks, bool) else ranks
-    try:
-        pair = tuple(pair)
-    except TypeError:
-        pair = ()
-    if len(pair) != 2 or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in pair):
-        raise ValueError(
-            f"`ranks` must be a positive integer or a pair (input_rank, output_rank) of them. Received: ranks={ranks}"
-        )
-    return pair
+from edgeshare.layers.factorized.cp_factors import fresh_initializer
+from edgeshare.validation import check_positive_int, normalize_int_pair
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -49,7 +38,7 @@ class TuckerFactors(keras.layers.Layer):
         >>> factors = TuckerFactors(in_channels=16, filters=16, ranks=(6, 6))
         >>> a = TuckerConv2D(16, 3, (6, 6), factors=factors)
         >>> b = TuckerConv2D(16, 3, (6, 6), factors=factors)
-        >>> b(a(keras.ops.ones((2, 8, 8, 16)))).shape
+        >>> tuple(b(a(keras.ops.ones((2, 8, 8, 16)))).shape)
         (2, 8, 8, 16)
 
     References:
@@ -57,17 +46,24 @@ class TuckerFactors(keras.layers.Layer):
         Applications" (ICLR); Tucker 1966, "Some Mathematical Notes on Three-Mode Factor Analysis".
     """
 
-    def __init__(self, in_channels, filters, ranks, initializer="glorot_uniform", **kwargs):
+    def __init__(
+        self,
+        in_channels: int,
+        filters: int,
+        ranks: int | tuple[int, int],
+        initializer: Any = "glorot_uniform",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         check_positive_int(in_channels, "in_channels")
         check_positive_int(filters, "filters")
         self.in_channels = in_channels
         self.filters = filters
-        self.ranks = normalize_ranks(ranks)
+        self.ranks = normalize_int_pair(ranks, "ranks")
         self.initializer = keras.initializers.get(initializer)
         self.build()
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: Any = None) -> None:
         r_in, r_out = self.ranks
         self.input_factor = self.add_weight(
             name="input_factor", shape=(self.in_channels, r_in), initializer=fresh_initializer(self.initializer)
@@ -76,14 +72,14 @@ class TuckerFactors(keras.layers.Layer):
             name="output_factor", shape=(r_out, self.filters), initializer=fresh_initializer(self.initializer)
         )
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
         # (b, h, w, in) x (in, r_in) -> (b, h, w, r_in), as a 1x1 convolution
         return ops.conv(inputs, ops.reshape(self.input_factor, (1, 1, self.in_channels, self.ranks[0])))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return (*input_shape[:-1], self.ranks[0])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "in_channels": self.in_channels,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from edgeshare.layers._shared_sublayer import sublayer_from_config
@@ -51,7 +53,13 @@ class MultiTaskModel(keras.Model):
         Learning in Deep Neural Networks".
     """
 
-    def __init__(self, encoder, heads, shared_heads=None, **kwargs):
+    def __init__(
+        self,
+        encoder: keras.layers.Layer,
+        heads: dict[str, keras.layers.Layer],
+        shared_heads: Any = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         encoder = sublayer_from_config(encoder)
         if not isinstance(encoder, keras.layers.Layer):
@@ -78,7 +86,7 @@ class MultiTaskModel(keras.Model):
         self.shared_heads = shared_heads
 
     @staticmethod
-    def _shared_heads_from_config(value):
+    def _shared_heads_from_config(value: Any) -> dict[str, keras.layers.Layer]:
         """A dict of task -> layer, or its config form {"layers": [...], "tasks": {task: index}}."""
         if value is None:
             return {}
@@ -90,10 +98,10 @@ class MultiTaskModel(keras.Model):
         return {task: sublayer_from_config(layer) for task, layer in value.items()}
 
     @property
-    def tasks(self):
+    def tasks(self) -> list[str]:
         return list(self.heads)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         if not self.encoder.built:
             self.encoder.build(input_shape)
         features = self.encoder.compute_output_shape(input_shape)
@@ -107,7 +115,7 @@ class MultiTaskModel(keras.Model):
             if not head.built:
                 head.build(shape)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
         features = self.encoder(inputs, training=training)
         shared_out = {}  # id(shared layer) -> its output: a shared head runs once for all its tasks
         outputs = {}
@@ -121,7 +129,7 @@ class MultiTaskModel(keras.Model):
             outputs[task] = head(x, training=training)
         return outputs
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> dict[str, Any]:
         features = self.encoder.compute_output_shape(input_shape)
         out = {}
         for task, head in self.heads.items():
@@ -129,7 +137,7 @@ class MultiTaskModel(keras.Model):
             out[task] = head.compute_output_shape(shared.compute_output_shape(features) if shared else features)
         return out
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         # Layer instances, not dicts (see edgeshare/layers/_shared_sublayer.py). Shared heads are listed
         # once each, with an index per task, so that their sharing survives any config round trip.
         unique: list = []
@@ -150,5 +158,5 @@ class MultiTaskModel(keras.Model):
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> MultiTaskModel:
         return cls(**config)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
+
+from edgeshare.validation import check_choice, check_positive_int
 
 CELLS = ("lstm", "gru")
 SHARES = ("all", "above_first")
@@ -43,7 +47,7 @@ class SharedStackedRNN(keras.layers.Layer):
 
     Example:
         >>> rnn = SharedStackedRNN(32, num_layers=4, cell="gru", share="above_first")
-        >>> rnn(keras.ops.ones((2, 8, 8))).shape
+        >>> tuple(rnn(keras.ops.ones((2, 8, 8))).shape)
         (2, 32)
 
     References:
@@ -52,16 +56,20 @@ class SharedStackedRNN(keras.layers.Layer):
     """
 
     def __init__(
-        self, units, num_layers, cell="lstm", share="all", return_sequences=False, unroll=False, **kwargs
-    ):
+        self,
+        units: int,
+        num_layers: int,
+        cell: str = "lstm",
+        share: str = "all",
+        return_sequences: bool = False,
+        unroll: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        for arg, value in (("units", units), ("num_layers", num_layers)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value}")
-        if cell not in CELLS:
-            raise ValueError(f"`cell` must be one of {', '.join(CELLS)}. Received: cell={cell!r}")
-        if share not in SHARES:
-            raise ValueError(f"`share` must be one of {', '.join(SHARES)}. Received: share={share!r}")
+        check_positive_int(units, "units")
+        check_positive_int(num_layers, "num_layers")
+        check_choice(cell, "cell", CELLS)
+        check_choice(share, "share", SHARES)
         self.units = units
         self.num_layers = num_layers
         self.cell = cell
@@ -69,11 +77,11 @@ class SharedStackedRNN(keras.layers.Layer):
         self.return_sequences = return_sequences
         self.unroll = unroll
 
-    def _make_cell(self, name):
+    def _make_cell(self, name: str) -> keras.layers.Layer:
         cls = keras.layers.LSTMCell if self.cell == "lstm" else keras.layers.GRUCell
-        return cls(self.units, name=name)
+        return cls(self.units, dtype=self.dtype_policy, name=name)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         if len(input_shape) != 3:
             raise ValueError(
                 f"SharedStackedRNN expects inputs of shape (batch, timesteps, features). "
@@ -96,24 +104,25 @@ class SharedStackedRNN(keras.layers.Layer):
                 self.first_cell if i == 0 else self.shared_cell,
                 return_sequences=self.return_sequences or not last,
                 unroll=self.unroll,
+                dtype=self.dtype_policy,
                 name=f"rnn_{i}",
             )
             rnn.build(shape)
             shape = (shape[0], shape[1], self.units)
             self.rnns.append(rnn)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
         x = inputs
         for rnn in self.rnns:
             x = rnn(x, training=training)
         return x
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         if self.return_sequences:
             return (input_shape[0], input_shape[1], self.units)
         return (input_shape[0], self.units)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "units": self.units,

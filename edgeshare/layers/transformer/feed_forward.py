@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
+
+from edgeshare.validation import check_in_range, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -44,24 +48,19 @@ class FeedForward(keras.layers.Layer):
 
     def __init__(
         self,
-        hidden_dim,
-        output_dim=None,
-        activation="gelu",
-        gated=False,
-        dropout=0.0,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        **kwargs,
-    ):
+        hidden_dim: int,
+        output_dim: int | None = None,
+        activation: Any = "gelu",
+        gated: bool = False,
+        dropout: float = 0.0,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        if not isinstance(hidden_dim, int) or hidden_dim < 1:
-            raise ValueError(f"`hidden_dim` must be a positive integer. Received: hidden_dim={hidden_dim}")
-        if output_dim is not None and (not isinstance(output_dim, int) or output_dim < 1):
-            raise ValueError(
-                f"`output_dim` must be a positive integer or None. Received: output_dim={output_dim}"
-            )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+        check_positive_int(hidden_dim, "hidden_dim")
+        check_positive_int(output_dim, "output_dim", allow_none=True)
+        check_in_range(dropout, "dropout", 0, 1)
         self.hidden_dim = hidden_dim
         self.output_dim = output_dim
         self.activation = keras.activations.get(activation)
@@ -70,7 +69,7 @@ class FeedForward(keras.layers.Layer):
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
-    def _dense(self, units, name, activation=None):
+    def _dense(self, units: int, name: str, activation: Any = None) -> keras.layers.Dense:
         return keras.layers.Dense(
             units,
             activation=activation,
@@ -80,7 +79,7 @@ class FeedForward(keras.layers.Layer):
             name=name,
         )
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         dim = input_shape[-1]
         hidden_shape = (*input_shape[:-1], self.hidden_dim)
         self.up = self._dense(self.hidden_dim, "up", None if self.gated else self.activation)
@@ -92,17 +91,17 @@ class FeedForward(keras.layers.Layer):
         self.down.build(hidden_shape)
         self.hidden_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="hidden_dropout")
 
-    def call(self, inputs, training=None):
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
         hidden = self.up(inputs)  # (..., dim) -> (..., hidden_dim)
         if self.gated:
             hidden = ops.multiply(self.gate(inputs), hidden)
         hidden = self.hidden_dropout(hidden, training=training)
         return self.down(hidden)  # (..., hidden_dim) -> (..., output_dim)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return (*input_shape[:-1], self.output_dim or input_shape[-1])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "hidden_dim": self.hidden_dim,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
-from edgeshare.layers.transformer._common import check_positive, check_sublayer, sublayer_config, sublayer_from_config
+from edgeshare.layers._shared_sublayer import check_sublayer, sublayer_config, sublayer_from_config
+from edgeshare.validation import check_choice, check_positive_int
 
 MODES = ("unrolled", "loop")
 
@@ -54,18 +57,17 @@ class Repeat(keras.layers.Layer):
         Cases" (block-wise repeat).
     """
 
-    def __init__(self, layer, num_repeats, mode="unrolled", **kwargs):
+    def __init__(self, layer: keras.layers.Layer, num_repeats: int, mode: str = "unrolled", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         layer = sublayer_from_config(layer)
         check_sublayer(layer, "layer", allow_none=False)
-        check_positive(num_repeats, "num_repeats")
-        if mode not in MODES:
-            raise ValueError(f"`mode` must be one of {', '.join(MODES)}. Received: mode={mode!r}")
+        check_positive_int(num_repeats, "num_repeats")
+        check_choice(mode, "mode", MODES)
         self.layer = layer
         self.num_repeats = num_repeats
         self.mode = mode
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         if not self.layer.built:
             self.layer.build(input_shape)
         output_shape = self.layer.compute_output_shape(input_shape)
@@ -76,12 +78,12 @@ class Repeat(keras.layers.Layer):
             )
 
     @property
-    def traced_repeats(self):
+    def traced_repeats(self) -> int:
         """How many applications one traced call stands for (edgeshare.inspect counts uses from a trace,
         which sees a loop body once)."""
         return self.num_repeats if self.mode == "loop" else 1
 
-    def call(self, inputs, training=None):
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
         if self.mode == "loop":
             # One traced call inside a while loop: TFLite WHILE (ONNX Loop) with the body holding the layer.
             return ops.fori_loop(0, self.num_repeats, lambda _, x: self.layer(x, training=training), inputs)
@@ -90,10 +92,10 @@ class Repeat(keras.layers.Layer):
             x = self.layer(x, training=training)
         return x
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return tuple(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "layer": sublayer_config(self.layer),

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
-from edgeshare.layers.transformer._common import check_positive
 from edgeshare.layers.transformer.feed_forward import FeedForward
 from edgeshare.layers.transformer.transformer_block import TransformerBlock
+from edgeshare.validation import check_choice, check_positive_int
 
 STRATEGIES = ("sequence", "cycle", "cycle_rev", "all", "adjacent", "interleaved", "skip")
 SHARES = ("block", "attention", "ffn")
 
 
-def layer_assignment(num_layers, num_unique, strategy, skip_distance=2):
+def layer_assignment(num_layers: int, num_unique: int, strategy: str, skip_distance: int = 2) -> tuple[int, ...]:
     """Which unique layer serves each depth, as a tuple of `num_layers` indices in [0, num_unique).
 
     Raises ValueError, naming the arguments, for a combination the strategy cannot serve. Every strategy
     uses each of the `num_unique` layers at least once.
     """
-    check_positive(num_layers, "num_layers")
-    check_positive(num_unique, "num_unique")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"`strategy` must be one of {', '.join(STRATEGIES)}. Received: strategy={strategy!r}")
+    check_positive_int(num_layers, "num_layers")
+    check_positive_int(num_unique, "num_unique")
+    check_choice(strategy, "strategy", STRATEGIES)
     if num_unique > num_layers:
         raise ValueError(
             "`num_unique` must not exceed `num_layers`: every unique layer needs a depth to serve. "
@@ -70,7 +71,7 @@ def layer_assignment(num_layers, num_unique, strategy, skip_distance=2):
         return tuple((i // 2) % shared if i % 2 == 0 else shared + i // 2 for i in range(n))
     # skip: layer i shares with layer i - k (k = skip_distance) inside windows of k * (N/M) layers, so each
     # unique layer serves N/M depths spaced k apart. k = 1 is SEQUENCE, k = M is CYCLE.
-    check_positive(skip_distance, "skip_distance")
+    check_positive_int(skip_distance, "skip_distance")
     if m % skip_distance:
         raise ValueError(
             "`num_unique` must be divisible by `skip_distance` for strategy='skip'. "
@@ -78,6 +79,14 @@ def layer_assignment(num_layers, num_unique, strategy, skip_distance=2):
         )
     window = skip_distance * (n // m)
     return tuple((i // window) * skip_distance + i % skip_distance for i in range(n))
+
+
+def _required(value: int | None, name: str) -> int:
+    """`value`, a positive int; a ValueError naming `name` if it is None or not a positive int."""
+    if value is None:
+        raise ValueError(f"`{name}` is required. Received: {name}=None")
+    check_positive_int(value, name)
+    return value
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -153,32 +162,30 @@ class SharedTransformerStack(keras.layers.Layer):
 
     def __init__(
         self,
-        num_layers,
-        num_unique,
-        strategy,
-        share="block",
-        num_heads=None,
-        key_dim=None,
-        ffn_dim=None,
-        num_key_value_heads=None,
-        causal=False,
-        skip_distance=2,
-        activation="gelu",
-        gated_ffn=False,
-        use_bias=True,
-        dropout=0.0,
-        norm_epsilon=1e-5,
-        **kwargs,
-    ):
+        num_layers: int,
+        num_unique: int,
+        strategy: str,
+        share: str = "block",
+        num_heads: int | None = None,
+        key_dim: int | None = None,
+        ffn_dim: int | None = None,
+        num_key_value_heads: int | None = None,
+        causal: bool = False,
+        skip_distance: int = 2,
+        activation: Any = "gelu",
+        gated_ffn: bool = False,
+        use_bias: bool = True,
+        dropout: float = 0.0,
+        norm_epsilon: float = 1e-5,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        if share not in SHARES:
-            raise ValueError(f"`share` must be one of {', '.join(SHARES)}. Received: share={share!r}")
-        for name, value in (("num_heads", num_heads), ("key_dim", key_dim), ("ffn_dim", ffn_dim)):
-            if value is None:
-                raise ValueError(f"`{name}` is required. Received: {name}=None")
-            check_positive(value, name)
+        check_choice(share, "share", SHARES)
+        num_heads = _required(num_heads, "num_heads")
+        key_dim = _required(key_dim, "key_dim")
+        ffn_dim = _required(ffn_dim, "ffn_dim")
         if num_key_value_heads is not None:
-            check_positive(num_key_value_heads, "num_key_value_heads")
+            check_positive_int(num_key_value_heads, "num_key_value_heads")
             if num_heads % num_key_value_heads:
                 raise ValueError(
                     "`num_heads` must be divisible by `num_key_value_heads`. "
@@ -202,19 +209,19 @@ class SharedTransformerStack(keras.layers.Layer):
         self.norm_epsilon = norm_epsilon
 
     @property
-    def layer_assignment(self):
+    def layer_assignment(self) -> tuple[int, ...]:
         """The index of the unique layer (block, attention or FFN, per `share`) serving each depth."""
         return self._layer_assignment
 
     @property
-    def blocks(self):
+    def blocks(self) -> list[TransformerBlock]:
         """The block at each depth (after `build`). With `share="block"` the same object appears at every
         depth it serves; otherwise each depth has its own block holding the shared sublayer."""
         if self.share == "block":
             return [self.unique_layers[j] for j in self._layer_assignment]
         return list(self.depth_layers)
 
-    def _attention(self, name):
+    def _attention(self, name: str) -> keras.layers.Layer:
         if self.num_key_value_heads is None:
             return keras.layers.MultiHeadAttention(
                 self.num_heads,
@@ -234,7 +241,7 @@ class SharedTransformerStack(keras.layers.Layer):
             name=name,
         )
 
-    def _feed_forward(self, name):
+    def _feed_forward(self, name: str) -> FeedForward:
         return FeedForward(
             self.ffn_dim,
             activation=self.activation,
@@ -244,7 +251,7 @@ class SharedTransformerStack(keras.layers.Layer):
             name=name,
         )
 
-    def _block(self, name, attention, feed_forward):
+    def _block(self, name: str, attention: keras.layers.Layer, feed_forward: keras.layers.Layer) -> TransformerBlock:
         return TransformerBlock(
             attention=attention,
             feed_forward=feed_forward,
@@ -255,7 +262,7 @@ class SharedTransformerStack(keras.layers.Layer):
             name=name,
         )
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         assignment = self._layer_assignment
         if self.share == "block":
             self.unique_layers = [
@@ -279,16 +286,16 @@ class SharedTransformerStack(keras.layers.Layer):
             if not block.built:
                 block.build(input_shape)
 
-    def call(self, inputs, attention_mask=None, training=None):
+    def call(self, inputs: Any, attention_mask: Any = None, training: bool | None = None) -> Any:
         x = inputs
         for block in self.blocks:
             x = block(x, attention_mask=attention_mask, training=training)
         return x
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return tuple(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "num_layers": self.num_layers,

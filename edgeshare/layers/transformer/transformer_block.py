@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import keras
 
-from edgeshare.layers.transformer._common import (
-    check_positive,
-    check_sublayer,
-    sublayer_config,
-    sublayer_from_config,
-)
+from edgeshare.layers._shared_sublayer import check_sublayer, sublayer_config, sublayer_from_config
 from edgeshare.layers.transformer.feed_forward import FeedForward
+from edgeshare.validation import check_in_range, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="edgeshare")
@@ -62,18 +60,18 @@ class TransformerBlock(keras.layers.Layer):
 
     def __init__(
         self,
-        num_heads=None,
-        key_dim=None,
-        ffn_dim=None,
-        attention=None,
-        feed_forward=None,
-        causal=False,
-        dropout=0.0,
-        activation="gelu",
-        use_bias=True,
-        norm_epsilon=1e-5,
-        **kwargs,
-    ):
+        num_heads: int | None = None,
+        key_dim: int | None = None,
+        ffn_dim: int | None = None,
+        attention: keras.layers.Layer | None = None,
+        feed_forward: keras.layers.Layer | None = None,
+        causal: bool = False,
+        dropout: float = 0.0,
+        activation: Any = "gelu",
+        use_bias: bool = True,
+        norm_epsilon: float = 1e-5,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         attention = sublayer_from_config(attention)
         feed_forward = sublayer_from_config(feed_forward)
@@ -89,11 +87,10 @@ class TransformerBlock(keras.layers.Layer):
                 "`ffn_dim` is required when no `feed_forward` layer is given. Received: ffn_dim=None, "
                 "feed_forward=None"
             )
-        check_positive(num_heads, "num_heads", allow_none=True)
-        check_positive(key_dim, "key_dim", allow_none=True)
-        check_positive(ffn_dim, "ffn_dim", allow_none=True)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+        check_positive_int(num_heads, "num_heads", allow_none=True)
+        check_positive_int(key_dim, "key_dim", allow_none=True)
+        check_positive_int(ffn_dim, "ffn_dim", allow_none=True)
+        check_in_range(dropout, "dropout", 0, 1)
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.ffn_dim = ffn_dim
@@ -105,7 +102,7 @@ class TransformerBlock(keras.layers.Layer):
         self.use_bias = use_bias
         self.norm_epsilon = norm_epsilon
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         # The sublayers in use: the given (possibly shared) instances, or the block's own.
         if self.attention is not None:
             self.attention_layer = self.attention
@@ -117,7 +114,7 @@ class TransformerBlock(keras.layers.Layer):
             self.feed_forward_layer = self.feed_forward
         else:
             self.feed_forward_layer = FeedForward(
-                self.ffn_dim,
+                cast(int, self.ffn_dim),  # not None: __init__ requires it when no feed_forward is given
                 activation=self.activation,
                 use_bias=self.use_bias,
                 dtype=self.dtype_policy,
@@ -141,7 +138,7 @@ class TransformerBlock(keras.layers.Layer):
             self.dropout, dtype=self.dtype_policy, name="feed_forward_dropout"
         )
 
-    def call(self, inputs, attention_mask=None, training=None):
+    def call(self, inputs: Any, attention_mask: Any = None, training: bool | None = None) -> Any:
         hidden = self.attention_norm(inputs)
         hidden = self.attention_layer(
             hidden, hidden, attention_mask=attention_mask, use_causal_mask=self.causal, training=training
@@ -150,10 +147,10 @@ class TransformerBlock(keras.layers.Layer):
         hidden = self.feed_forward_layer(self.feed_forward_norm(x))
         return x + self.feed_forward_dropout(hidden, training=training)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return tuple(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "num_heads": self.num_heads,

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import keras
 from keras import ops
 
-from edgeshare.layers.transformer._common import check_positive
 from edgeshare.layers.transformer.transformer_block import TransformerBlock
+from edgeshare.validation import check_in_range, check_positive_int
 
 
-def _timing_signal(positions, channels, dtype):
+def _timing_signal(positions: Any, channels: int, dtype: str) -> Any:
     """Sinusoids of `positions` (shape (n,)) over `channels`: (n, channels), as in tensor2tensor's
     `get_timing_signal_1d` (min timescale 1, max timescale 1e4; a zero column pads an odd width)."""
     num_timescales = channels // 2
@@ -76,31 +77,27 @@ class UniversalTransformer(keras.layers.Layer):
 
     def __init__(
         self,
-        num_steps,
-        num_heads,
-        key_dim,
-        ffn_dim,
-        act=False,
-        causal=False,
-        act_threshold=0.99,
-        ponder_cost_weight=0.01,
-        halting_bias_init=1.0,
-        dropout=0.0,
-        activation="gelu",
-        norm_epsilon=1e-5,
-        **kwargs,
-    ):
+        num_steps: int,
+        num_heads: int,
+        key_dim: int,
+        ffn_dim: int,
+        act: bool = False,
+        causal: bool = False,
+        act_threshold: float = 0.99,
+        ponder_cost_weight: float = 0.01,
+        halting_bias_init: float = 1.0,
+        dropout: float = 0.0,
+        activation: Any = "gelu",
+        norm_epsilon: float = 1e-5,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        check_positive(num_steps, "num_steps")
-        check_positive(num_heads, "num_heads")
-        check_positive(key_dim, "key_dim")
-        check_positive(ffn_dim, "ffn_dim")
-        if not 0.0 < act_threshold <= 1.0:
-            raise ValueError(f"`act_threshold` must be in (0, 1]. Received: act_threshold={act_threshold}")
-        if ponder_cost_weight < 0:
-            raise ValueError(
-                f"`ponder_cost_weight` must be 0 or more. Received: ponder_cost_weight={ponder_cost_weight}"
-            )
+        check_positive_int(num_steps, "num_steps")
+        check_positive_int(num_heads, "num_heads")
+        check_positive_int(key_dim, "key_dim")
+        check_positive_int(ffn_dim, "ffn_dim")
+        check_in_range(act_threshold, "act_threshold", 0, 1, low_inclusive=False, high_inclusive=True)
+        check_in_range(ponder_cost_weight, "ponder_cost_weight", 0)
         self.num_steps = num_steps
         self.num_heads = num_heads
         self.key_dim = key_dim
@@ -114,7 +111,7 @@ class UniversalTransformer(keras.layers.Layer):
         self.activation = activation
         self.norm_epsilon = norm_epsilon
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         self.block = TransformerBlock(
             self.num_heads,
             self.key_dim,
@@ -137,14 +134,14 @@ class UniversalTransformer(keras.layers.Layer):
             )
             self.halting.build(input_shape)
 
-    def _signals(self, inputs):
+    def _signals(self, inputs: Any) -> tuple[Any, Any]:
         dim = inputs.shape[-1]
         dtype = self.compute_dtype
         positions = _timing_signal(ops.arange(ops.shape(inputs)[1], dtype=dtype), dim, dtype)  # (length, dim)
         steps = _timing_signal(ops.arange(self.num_steps, dtype=dtype), dim, dtype)  # (num_steps, dim)
         return positions, steps
 
-    def call(self, inputs, attention_mask=None, training=None):
+    def call(self, inputs: Any, attention_mask: Any = None, training: bool | None = None) -> Any:
         positions, steps = self._signals(inputs)
         state = inputs
         if not self.act:
@@ -182,10 +179,10 @@ class UniversalTransformer(keras.layers.Layer):
             self.add_loss(self.ponder_cost_weight * ops.mean(n_updates + remainders))
         return output
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         return tuple(input_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "num_steps": self.num_steps,

@@ -50,7 +50,7 @@ def test_shared_head_attention_shared_checks_and_numerics(tmp_path, shared):
                 assert tuple(getattr(layer, name).kernel.shape) == (D, h, KEY), name
 
     layer = run_layer_test(
-        lambda: SharedHeadAttention(HEADS, KEY, shared=shared, name="attention"),
+        lambda dtype=None: SharedHeadAttention(HEADS, KEY, shared=shared, dtype=dtype, name="attention"),
         [query, value],
         unpack_inputs=True,
         expected_num_trainable_weights=8,

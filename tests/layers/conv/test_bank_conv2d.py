@@ -17,7 +17,9 @@ def _x(n=2, size=6):
 def test_soft_bank_conv2d_shared_checks(tmp_path):
     x = _x()
     layer = run_layer_test(
-        lambda: BankConv2D(FilterBank(T, K, C, name="bank"), mixing="soft", activation="relu", name="soft"),
+        lambda dtype=None: BankConv2D(
+            FilterBank(T, K, C, dtype=dtype, name="bank"), mixing="soft", activation="relu", dtype=dtype, name="soft"
+        ),
         x,
         expected_num_trainable_weights=3,  # the bank's templates, T coefficients, the bias
         expected_params=BANK_PARAMS + T + C,
@@ -44,7 +46,9 @@ def _dense_conv(kernel, bias, activation=None, strides=1, padding="same"):
 def test_hard_bank_conv2d_shared_checks(tmp_path):
     x = _x()
     layer = run_layer_test(
-        lambda: BankConv2D(FilterBank(T, K, C, name="bank"), mixing="hard", template=2, name="hard"),
+        lambda dtype=None: BankConv2D(
+            FilterBank(T, K, C, dtype=dtype, name="bank"), mixing="hard", template=2, dtype=dtype, name="hard"
+        ),
         x,
         expected_num_trainable_weights=2,  # the bank's templates and the bias: no coefficients
         expected_params=BANK_PARAMS + C,
@@ -107,7 +111,7 @@ def test_bank_conv2d_errors():
     with pytest.raises(ValueError, match=r"`template` must be an index into the bank, in \[0, 3\). "
                                          r"Received: template=3, num_templates=3"):
         BankConv2D(bank, mixing="hard", template=3)
-    with pytest.raises(ValueError, match=r"`padding` must be 'same' or 'valid'. Received: padding='causal'"):
+    with pytest.raises(ValueError, match=r"`padding` must be one of same, valid. Received: padding='causal'"):
         BankConv2D(bank, padding="causal")
     with pytest.raises(ValueError, match=r"needs inputs with the bank's 4 channels. "
                                          r"Received: input_shape=\(2, 6, 6, 5\)"):

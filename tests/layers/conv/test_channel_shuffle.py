@@ -19,7 +19,7 @@ def numpy_shuffle(x, groups):
 def test_channel_shuffle_shared_checks(tmp_path):
     x = np.random.default_rng(0).standard_normal((2, 3, 5, 12)).astype("float32")
     layer = run_layer_test(
-        lambda: ChannelShuffle(3, name="shuffle"),
+        lambda dtype=None: ChannelShuffle(3, dtype=dtype, name="shuffle"),
         x,
         expected_num_trainable_weights=0,  # a fixed permutation
         expected_params=0,

@@ -10,7 +10,7 @@ T, K, C = 3, 3, 4
 def test_filter_bank_shared_checks(tmp_path):
     x = np.random.default_rng(0).standard_normal((2, 6, 6, C)).astype("float32")
     layer = run_layer_test(
-        lambda: FilterBank(T, K, C, name="bank"),
+        lambda dtype=None: FilterBank(T, K, C, dtype=dtype, name="bank"),
         x,
         expected_num_trainable_weights=1,
         expected_params=T * K * K * C * C,  # one (T, kh, kw, C, C) template tensor

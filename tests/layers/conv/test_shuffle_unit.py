@@ -71,7 +71,7 @@ def _params(cin, bottleneck, branch):
 def test_shuffle_unit_shared_checks(tmp_path, strides, cin, filters, bottleneck, branch):
     x = np.random.default_rng(0).standard_normal((2, 5, 5, cin)).astype("float32")
     unit = run_layer_test(
-        lambda: ShuffleUnit(filters, groups=G, strides=strides, name="unit"),
+        lambda dtype=None: ShuffleUnit(filters, groups=G, strides=strides, dtype=dtype, name="unit"),
         x,
         # 3 conv kernels (no bias: batch norm follows) + gamma and beta of 3 batch norms
         expected_num_trainable_weights=9,
@@ -91,7 +91,7 @@ def _assert_grouped(unit, cin, bottleneck, branch):
 
 
 def test_shuffle_unit_errors():
-    with pytest.raises(ValueError, match=r"`strides` must be 1 or 2. Received: strides=3"):
+    with pytest.raises(ValueError, match=r"`strides` must be one of 1, 2. Received: strides=3"):
         ShuffleUnit(12, strides=3)
     with pytest.raises(ValueError, match=r"`groups` must be a positive integer. Received: groups=0"):
         ShuffleUnit(12, groups=0)

@@ -19,7 +19,7 @@ def test_multilingual_embedding_shared_checks_and_numerics(tmp_path, per_token):
         assert tuple(layer.language_embedding.embeddings.shape) == (L, D)
 
     layer = run_layer_test(
-        lambda: MultilingualEmbedding(V, D, L, name="embedding"),
+        lambda dtype=None: MultilingualEmbedding(V, D, L, dtype=dtype, name="embedding"),
         [tokens, languages],
         expected_num_trainable_weights=2,
         expected_params=V * D + L * D,  # the shared table plus one vector per language

@@ -8,7 +8,7 @@ from tests.layer_checks import run_layer_test
 def test_position_embedding_shared_checks(tmp_path):
     x = np.random.default_rng(0).standard_normal((3, 10, 8)).astype("float32")
     layer = run_layer_test(
-        lambda: PositionEmbedding(16, name="pos"),
+        lambda dtype=None: PositionEmbedding(16, dtype=dtype, name="pos"),
         x,
         expected_num_trainable_weights=1,
         expected_params=16 * 8,  # one (sequence_length, dim) table

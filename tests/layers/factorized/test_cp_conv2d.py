@@ -26,9 +26,9 @@ def _dense_reference(layer, x):
 def test_cp_conv2d_shared_checks(tmp_path, shared):
     x = _x()
 
-    def make():
-        factors = CPFactors(CIN, COUT, R, name="shared_factors") if shared else None
-        return CPConv2D(COUT, (3, 2), R, factors=factors, activation="relu", name="cp")
+    def make(dtype=None):
+        factors = CPFactors(CIN, COUT, R, dtype=dtype, name="shared_factors") if shared else None
+        return CPConv2D(COUT, (3, 2), R, factors=factors, activation="relu", dtype=dtype, name="cp")
 
     def check(layer):
         stored = next(v for v in layer.trainable_weights if "input_factor" in v.path)
@@ -47,13 +47,55 @@ def test_cp_conv2d_shared_checks(tmp_path, shared):
     np.testing.assert_allclose(np.asarray(layer(x)), _dense_reference(layer, x), atol=1e-5)
 
 
-@pytest.mark.parametrize(("strides", "padding"), [(2, "same"), (1, "valid"), ((2, 1), "valid")])
-def test_cp_conv2d_matches_reconstructed_kernel(strides, padding):
-    layer = CPConv2D(COUT, 3, R, strides=strides, padding=padding, bias_initializer="random_normal")
-    x = _x(size=7)
+@pytest.mark.parametrize(
+    ("kernel_size", "strides", "padding"),
+    [
+        # (2, 2) and (2, 1) strides once failed on TensorFlow's CPU depthwise kernel without oneDNN (equal strides
+        # only; `make test` runs this file with TF_ENABLE_ONEDNN_OPTS=0 too). Each path of CPConv2D.call:
+        (3, 1, "valid"),  # two stride-1 passes
+        (3, 2, "same"),  # one fused (3, 3) pass at stride 2
+        (3, 2, "valid"),
+        ((3, 2), 3, "same"),
+        (7, 2, "same"),  # a stride-1 pass, then a strided one (fewer taps than a fused 7x7)
+        (7, 2, "valid"),
+        (3, (2, 1), "same"),  # unequal strides: the last 1x1 convolution samples
+        (3, (2, 1), "valid"),
+        ((3, 1), (1, 2), "same"),
+        ((1, 3), (3, 2), "same"),  # a 1-tap axis with a stride above the kernel: "same" pads nothing there
+    ],
+)
+@pytest.mark.parametrize("size", [(9, 9), (10, 12)])  # "same" pads odd and even sizes differently
+def test_cp_conv2d_matches_the_conv2d_of_its_kernel(kernel_size, strides, padding, size):
+    layer = CPConv2D(COUT, kernel_size, R, strides=strides, padding=padding, bias_initializer="random_normal")
+    x = np.random.default_rng(3).standard_normal((2, *size, CIN)).astype("float32")
     out = np.asarray(layer(x))
     assert out.shape == layer.compute_output_shape(x.shape)
     np.testing.assert_allclose(out, _dense_reference(layer, x), atol=1e-5)
+
+
+@pytest.mark.parametrize("strides", [(2, 2), (2, 1)])
+def test_strided_cp_conv2d_shared_checks(tmp_path, strides):
+    """The shared checks (with a training step, so the gradients too) at strides that need equal-stride kernels."""
+    x = _x(size=7)
+    layer = run_layer_test(
+        lambda dtype=None: CPConv2D(COUT, 3, R, strides=strides, activation="relu", dtype=dtype, name="cp"),
+        x,
+        expected_num_trainable_weights=5,
+        expected_params=R * (CIN + COUT + 3 + 3) + COUT,
+        tmp_path=tmp_path,
+    )
+    np.testing.assert_allclose(np.asarray(layer(x)), _dense_reference(layer, x), atol=1e-5)
+
+
+@pytest.mark.parametrize(("kernel_size", "strides"), [(3, (2, 2)), (7, (2, 2)), (3, (2, 1))])
+def test_cp_conv2d_with_unknown_spatial_size(kernel_size, strides):
+    """"same" padding computed from the runtime size: one functional model, inputs of several sizes."""
+    inp = keras.Input((None, None, CIN))
+    layer = CPConv2D(COUT, kernel_size, R, strides=strides, bias_initializer="random_normal")
+    model = keras.Model(inp, layer(inp))
+    for size in (7, 8, 11):
+        x = _x(size=size, n=1)
+        np.testing.assert_allclose(np.asarray(model(x)), _dense_reference(layer, x), atol=1e-5)
 
 
 def test_layers_sharing_cp_factors_survive_save_and_reload(tmp_path):
@@ -118,7 +160,7 @@ def test_cp_conv2d_errors():
     with pytest.raises(ValueError, match=r"made for 6 input channels but the inputs have 3. "
                                          r"Received: input_shape=\(1, 4, 4, 3\)"):
         CPConv2D(5, 3, 2, factors=CPFactors(6, 5, 2))(np.zeros((1, 4, 4, 3), "float32"))
-    with pytest.raises(ValueError, match=r"`padding` must be 'same' or 'valid'. Received: padding='full'"):
+    with pytest.raises(ValueError, match=r"`padding` must be one of same, valid. Received: padding='full'"):
         CPConv2D(4, 3, 2, padding="full")
     with pytest.raises(ValueError, match=r"`filters` must be a positive integer. Received: filters=0"):
         CPConv2D(0, 3, 2)

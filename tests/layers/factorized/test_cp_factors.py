@@ -8,7 +8,7 @@ from tests.layer_checks import run_layer_test
 def test_cp_factors_shared_checks(tmp_path):
     x = np.random.default_rng(0).standard_normal((2, 4, 4, 6)).astype("float32")
     layer = run_layer_test(
-        lambda: CPFactors(6, 5, 3, name="factors"),
+        lambda dtype=None: CPFactors(6, 5, 3, dtype=dtype, name="factors"),
         x,
         expected_num_trainable_weights=2,  # input factor (6, 3) and output factor (3, 5)
         expected_params=6 * 3 + 3 * 5,

@@ -22,7 +22,7 @@ def _check_tied(layer):
 def test_factorized_embedding_forward(tmp_path):
     ids = _tokens()
     layer = run_layer_test(
-        lambda: FactorizedEmbedding(V, E, H, name="embedding"),
+        lambda dtype=None: FactorizedEmbedding(V, E, H, dtype=dtype, name="embedding"),
         ids,
         expected_num_trainable_weights=2,
         expected_params=V * E + E * H,  # the V x E table and the E x H projection, instead of V x H
@@ -37,7 +37,7 @@ def test_factorized_embedding_forward(tmp_path):
 def test_factorized_embedding_reverse_is_tied_through_both_factors(tmp_path):
     hidden = np.random.default_rng(1).standard_normal((3, 6, H)).astype("float32")
     layer = run_layer_test(
-        lambda: FactorizedEmbedding(V, E, H, name="embedding"),
+        lambda dtype=None: FactorizedEmbedding(V, E, H, dtype=dtype, name="embedding"),
         hidden,
         call_kwargs={"reverse": True},
         expected_num_trainable_weights=2,
@@ -54,7 +54,7 @@ def test_factorized_embedding_reverse_is_tied_through_both_factors(tmp_path):
 def test_factorized_embedding_untied(tmp_path):
     hidden = np.random.default_rng(2).standard_normal((3, 6, H)).astype("float32")
     layer = run_layer_test(
-        lambda: FactorizedEmbedding(V, E, H, tie_weights=False, name="embedding"),
+        lambda dtype=None: FactorizedEmbedding(V, E, H, tie_weights=False, dtype=dtype, name="embedding"),
         hidden,
         call_kwargs={"reverse": True},
         expected_num_trainable_weights=4,  # forward table and projection, reverse projection and table
@@ -106,7 +106,7 @@ def test_table_only_tying(tmp_path):
         assert layer.token_embedding.tie_weights and not hasattr(layer.token_embedding, "reverse_embeddings")
 
     layer = run_layer_test(
-        lambda: FactorizedEmbedding(V, E, H, tie_projection=False, name="embedding"),
+        lambda dtype=None: FactorizedEmbedding(V, E, H, tie_projection=False, dtype=dtype, name="embedding"),
         hidden,
         call_kwargs={"reverse": True},
         expected_num_trainable_weights=3,  # the table (tied), the projection and the reverse projection

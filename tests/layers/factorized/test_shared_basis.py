@@ -8,7 +8,7 @@ from tests.layer_checks import run_layer_test
 def test_shared_basis_shared_checks_and_numerics(tmp_path):
     x = np.random.default_rng(0).standard_normal((3, 5, 16)).astype("float32")
     layer = run_layer_test(
-        lambda: SharedBasis(4, name="basis"),
+        lambda dtype=None: SharedBasis(4, dtype=dtype, name="basis"),
         x,
         expected_num_trainable_weights=1,
         expected_params=16 * 4,  # B: (input_dim, rank)

@@ -17,7 +17,9 @@ def test_shared_basis_dense_shared_checks(tmp_path):
         assert any(v is layer.basis.basis for v in layer.trainable_weights)
 
     layer = run_layer_test(
-        lambda: SharedBasisDense(8, SharedBasis(R, name="basis"), activation="tanh", name="dense"),
+        lambda dtype=None: SharedBasisDense(
+            8, SharedBasis(R, dtype=dtype, name="basis"), activation="tanh", dtype=dtype, name="dense"
+        ),
         x,
         expected_num_trainable_weights=3,
         expected_params=D * R + R * 8 + 8,  # B, C and the bias

@@ -26,9 +26,9 @@ def _dense_reference(layer, x):
 def test_tucker_conv2d_shared_checks(tmp_path, shared):
     x = _x()
 
-    def make():
-        factors = TuckerFactors(CIN, COUT, RANKS, name="shared_factors") if shared else None
-        return TuckerConv2D(COUT, 3, RANKS, factors=factors, activation="relu", name="tucker")
+    def make(dtype=None):
+        factors = TuckerFactors(CIN, COUT, RANKS, dtype=dtype, name="shared_factors") if shared else None
+        return TuckerConv2D(COUT, 3, RANKS, factors=factors, activation="relu", dtype=dtype, name="tucker")
 
     def check(layer):
         assert layer.channel_factors.output_factor is next(
@@ -48,7 +48,7 @@ def test_tucker_conv2d_shared_checks(tmp_path, shared):
     np.testing.assert_allclose(np.asarray(layer(x)), _dense_reference(layer, x), atol=1e-5)
 
 
-@pytest.mark.parametrize(("strides", "padding"), [(2, "same"), (1, "valid")])
+@pytest.mark.parametrize(("strides", "padding"), [(2, "same"), (1, "valid"), ((2, 1), "same"), ((1, 2), "valid")])
 def test_tucker_conv2d_matches_reconstructed_kernel(strides, padding):
     layer = TuckerConv2D(COUT, (3, 2), RANKS, strides=strides, padding=padding, bias_initializer="random_normal")
     x = _x(size=7)
@@ -104,7 +104,7 @@ def test_tucker_conv2d_errors():
     with pytest.raises(ValueError, match=r"must have the layer's `filters` and `ranks`. Received: filters=5, "
                                          r"ranks=\(2, 2\), factors.filters=5, factors.ranks=\(3, 2\)"):
         TuckerConv2D(5, 3, 2, factors=TuckerFactors(6, 5, (3, 2)))
-    with pytest.raises(ValueError, match=r"`padding` must be 'same' or 'valid'. Received: padding='causal'"):
+    with pytest.raises(ValueError, match=r"`padding` must be one of same, valid. Received: padding='causal'"):
         TuckerConv2D(5, 3, 2, padding="causal")
     with pytest.raises(ValueError, match=r"made for 6 input channels but the inputs have 4. "
                                          r"Received: input_shape=\(1, 4, 4, 4\)"):

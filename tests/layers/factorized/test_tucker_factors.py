@@ -8,7 +8,7 @@ from tests.layer_checks import run_layer_test
 def test_tucker_factors_shared_checks(tmp_path):
     x = np.random.default_rng(0).standard_normal((2, 4, 4, 6)).astype("float32")
     layer = run_layer_test(
-        lambda: TuckerFactors(6, 5, (3, 2), name="factors"),
+        lambda dtype=None: TuckerFactors(6, 5, (3, 2), dtype=dtype, name="factors"),
         x,
         expected_num_trainable_weights=2,  # input factor (6, 3) and output factor (2, 5)
         expected_params=6 * 3 + 2 * 5,
@@ -19,8 +19,8 @@ def test_tucker_factors_shared_checks(tmp_path):
 
 
 def test_tucker_factors_errors():
-    with pytest.raises(ValueError, match=r"`ranks` must be a positive integer or a pair \(input_rank, output_rank\) "
-                                         r"of them. Received: ranks=\(2, 0\)"):
+    with pytest.raises(ValueError, match=r"`ranks` must be a positive integer or a pair of positive integers. "
+                                         r"Received: ranks=\(2, 0\)"):
         TuckerFactors(4, 4, (2, 0))
     with pytest.raises(ValueError, match=r"`filters` must be a positive integer. Received: filters=0"):
         TuckerFactors(4, 0, 2)

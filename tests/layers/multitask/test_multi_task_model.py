@@ -8,12 +8,15 @@ from tests.layer_checks import run_layer_test
 D, P = 8, 5  # encoder features, shared projection width
 
 
-def _make(name="multitask"):
-    encoder = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(D, activation="relu")], name="encoder")
-    proj = keras.layers.Dense(P, activation="relu", name="proj")
-    heads = {"digit": keras.layers.Dense(10, name="digit"), "parity": keras.layers.Dense(2, name="parity"),
-             "big": keras.layers.Dense(2, name="big")}
-    return MultiTaskModel(encoder, heads, shared_heads={"parity": proj, "big": proj}, name=name)
+def _make(name="multitask", dtype=None):
+    encoder = keras.Sequential(
+        [keras.layers.Flatten(dtype=dtype), keras.layers.Dense(D, activation="relu", dtype=dtype)], name="encoder"
+    )
+    proj = keras.layers.Dense(P, activation="relu", dtype=dtype, name="proj")
+    heads = {"digit": keras.layers.Dense(10, dtype=dtype, name="digit"),
+             "parity": keras.layers.Dense(2, dtype=dtype, name="parity"),
+             "big": keras.layers.Dense(2, dtype=dtype, name="big")}
+    return MultiTaskModel(encoder, heads, shared_heads={"parity": proj, "big": proj}, dtype=dtype, name=name)
 
 
 def test_multi_task_model_shared_checks(tmp_path):

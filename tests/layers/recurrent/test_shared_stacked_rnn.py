@@ -45,9 +45,14 @@ def test_shared_stacked_rnn_shared_checks(tmp_path, cell, share, features, layer
         assert (layer.rnns[0].cell is layer.shared_cell) == (share == "all")
 
     layer = run_layer_test(
-        lambda: SharedStackedRNN(U, layers, cell=cell, share=share, return_sequences=sequences, name="rnn"),
+        lambda dtype=None: SharedStackedRNN(
+            U, layers, cell=cell, share=share, return_sequences=sequences, dtype=dtype, name="rnn"
+        ),
         x,
         expected_num_trainable_weights=3 * cells,  # kernel, recurrent kernel and bias per distinct cell
+        # Not "bfloat16": Keras' LSTM and GRU cells cannot hold bfloat16 variables on TensorFlow's CPU (their
+        # orthogonal initializer runs a QR decomposition, which has no bfloat16 kernel).
+        precision_policies=("mixed_float16", "mixed_bfloat16"),
         expected_params=params,  # independent of num_layers
         check_sharing=check,
         tmp_path=tmp_path,

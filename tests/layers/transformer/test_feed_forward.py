@@ -10,7 +10,9 @@ from tests.layers import reference
 def test_feed_forward_shared_checks_and_numerics(tmp_path, gated):
     x = np.random.default_rng(0).standard_normal((3, 5, 8)).astype("float32")
     layer = run_layer_test(
-        lambda: FeedForward(16, activation="silu" if gated else "gelu", gated=gated, name="ffn"),
+        lambda dtype=None: FeedForward(
+            16, activation="silu" if gated else "gelu", gated=gated, dtype=dtype, name="ffn"
+        ),
         x,
         expected_num_trainable_weights=6 if gated else 4,
         # up (8x16 + 16), [gate (8x16 + 16)], down (16x8 + 8)

@@ -19,7 +19,13 @@ def test_repeat_shared_checks_and_numerics(tmp_path, mode):
         assert [id(v) for v in layer.trainable_weights] == [id(v) for v in layer.layer.trainable_weights]
 
     layer = run_layer_test(
-        lambda: Repeat(keras.layers.Dense(D, activation="tanh", name="inner"), N, mode=mode, name="repeat"),
+        lambda dtype=None: Repeat(
+            keras.layers.Dense(D, activation="tanh", dtype=dtype, name="inner"),
+            N,
+            mode=mode,
+            dtype=dtype,
+            name="repeat",
+        ),
         x,
         expected_num_trainable_weights=2,
         expected_params=D * D + D,  # one Dense, applied N times

@@ -170,8 +170,9 @@ def test_stack_shared_checks(tmp_path, num_layers, num_unique, strategy, share, 
                     assert (blocks[i].attention_layer is blocks[j].attention_layer) == (i == j)
 
     run_layer_test(
-        lambda: SharedTransformerStack(
-            num_layers, num_unique, strategy, share=share, num_heads=HEADS, key_dim=KEY, ffn_dim=FFN, name="stack"
+        lambda dtype=None: SharedTransformerStack(
+            num_layers, num_unique, strategy, share=share, num_heads=HEADS, key_dim=KEY, ffn_dim=FFN, dtype=dtype,
+            name="stack",
         ),
         x,
         expected_num_trainable_weights=weights,
@@ -195,9 +196,9 @@ def test_stack_gqa_gated_adjacent_decoder(tmp_path):
         assert type(stack.blocks[0].attention_layer).__name__ == "GroupedQueryAttention"
 
     layer = run_layer_test(
-        lambda: SharedTransformerStack(
+        lambda dtype=None: SharedTransformerStack(
             4, 2, "adjacent", num_heads=HEADS, key_dim=KEY, ffn_dim=FFN, num_key_value_heads=1,
-            activation="silu", gated_ffn=True, use_bias=False, causal=True, name="stack",
+            activation="silu", gated_ffn=True, use_bias=False, causal=True, dtype=dtype, name="stack",
         ),
         x,
         expected_num_trainable_weights=2 * (4 + 3 + 4),

@@ -19,7 +19,7 @@ def _x(shape=(3, 5, D), seed=0):
 def test_transformer_block_own_sublayers(tmp_path):
     x = _x()
     layer = run_layer_test(
-        lambda: TransformerBlock(HEADS, KEY, FFN, causal=True, name="block"),
+        lambda dtype=None: TransformerBlock(HEADS, KEY, FFN, causal=True, dtype=dtype, name="block"),
         x,
         expected_num_trainable_weights=8 + 4 + 4,  # MHA 4 kernels + 4 biases, FFN 2 + 2, norms 2 + 2
         expected_params=MHA_PARAMS + FFN_PARAMS + NORM_PARAMS,
@@ -48,9 +48,10 @@ def test_transformer_block_given_sublayers(tmp_path):
         assert block.feed_forward_layer is block.feed_forward
 
     layer = run_layer_test(
-        lambda: TransformerBlock(
-            attention=SharedHeadAttention(HEADS, KEY, shared="qk", name="qk_attention"),
-            feed_forward=FeedForward(FFN, name="ffn"),
+        lambda dtype=None: TransformerBlock(
+            attention=SharedHeadAttention(HEADS, KEY, shared="qk", dtype=dtype, name="qk_attention"),
+            feed_forward=FeedForward(FFN, dtype=dtype, name="ffn"),
+            dtype=dtype,
             name="block",
         ),
         x,
@@ -104,7 +105,7 @@ def test_blocks_sharing_attention_and_ffn_survive_keras_reload(tmp_path):
         ({"num_heads": 2, "key_dim": 4}, ValueError,
          r"`ffn_dim` is required when no `feed_forward` layer is given. Received: ffn_dim=None"),
         ({"num_heads": 0, "key_dim": 4, "ffn_dim": 8}, ValueError,
-         r"`num_heads` must be a positive integer. Received: num_heads=0"),
+         r"`num_heads` must be a positive integer or None. Received: num_heads=0"),
         ({"num_heads": 2, "key_dim": 4, "ffn_dim": 8, "dropout": -0.1}, ValueError,
          r"`dropout` must be in \[0, 1\). Received: dropout=-0.1"),
         ({"ffn_dim": 8, "attention": "mha"}, TypeError,

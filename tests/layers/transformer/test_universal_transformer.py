@@ -67,7 +67,9 @@ def test_universal_transformer_shared_checks_and_numerics(tmp_path, act):
         assert len(layer.block.trainable_weights) == 16
 
     layer = run_layer_test(
-        lambda: UniversalTransformer(STEPS, HEADS, KEY, FFN, act=act, causal=True, halting_bias_init=-1.0, name="ut"),
+        lambda dtype=None: UniversalTransformer(
+            STEPS, HEADS, KEY, FFN, act=act, causal=True, halting_bias_init=-1.0, dtype=dtype, name="ut"
+        ),
         x,
         expected_num_trainable_weights=16 + (2 if act else 0),
         expected_params=BLOCK + (D + 1 if act else 0),  # the block, plus the halting unit with ACT
