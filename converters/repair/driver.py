@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeshare._quiet import quiet_fds
 from edgeshare.errors import InvalidInputError
 
 from ..formats.onnx_file import read_onnx
@@ -237,25 +238,35 @@ class _Session:
         run it, InvalidInputError when `shapes` does not fit the model."""
         if self._reference is None:
             model = _as_model(self.source) if self.fmt == "tflite" else _as_path(self.source, self.work, ".onnx")
-            try:
-                self._reference = outputs_of(self.fmt, model, self.samples, shapes=self.shapes)
-            except InvalidInputError as exc:
-                if "input-shape" in str(exc) or "given shape" in str(exc):
-                    raise
-                raise NumericsUnavailable(_first_line(exc)) from exc
-            except Exception as exc:  # any runtime refusal (unresolved custom op, shape errors, ...)
-                raise NumericsUnavailable(_first_line(exc)) from exc
+            result: tuple[Outputs, Feeds] | None = None
+            failure: Exception | None = None
+            with quiet_fds():  # the runtimes log their refusals on stderr; the report carries the reason
+                try:
+                    result = outputs_of(self.fmt, model, self.samples, shapes=self.shapes)
+                except Exception as exc:  # any runtime refusal (unresolved custom op, shape errors, ...)
+                    failure = exc
+            if result is None:
+                if isinstance(failure, InvalidInputError) and ("input-shape" in str(failure)
+                                                               or "given shape" in str(failure)):
+                    raise failure  # the user's --input-shape does not fit the model
+                raise NumericsUnavailable(_first_line(failure or RuntimeError())) from failure
+            self._reference = result
         return self._reference
 
     def check(self, cand: _Candidate) -> RepairNumerics:
         ref, feeds = self.reference()
         model = cand.result if isinstance(cand.result, (bytes, str)) else str(cand.result)
-        try:
-            after, _ = outputs_of(self.fmt, model, self.samples, feeds)
+        failure: Exception | None = None
+        with quiet_fds():
+            try:
+                after, _ = outputs_of(self.fmt, model, self.samples, feeds)
+            except Exception as exc:  # the source runs and the candidate does not: the rewrite broke it
+                failure = exc
+        if failure is None:
             cand.numerics = _compare(ref, after, cand.plan.requantized, self.samples)
-        except Exception as exc:  # the source runs and the candidate does not: the rewrite broke it
+        else:
             cand.numerics = RepairNumerics(self.samples, False, float("inf"), 0.0,
-                                           f"the repaired model does not run: {_first_line(exc)}", False)
+                                           f"the repaired model does not run: {_first_line(failure)}", False)
         return cand.numerics
 
 
