@@ -202,26 +202,16 @@ def _int32_vector(values: np.ndarray) -> Any:
 def csr_sparsity(dense: np.ndarray) -> tuple[np.ndarray, Any]:
     """A 2-D array as TFLite stores it sparse: (the non-zero values in row order, the SparsityParametersT of
     a dense row level and a CSR column level)."""
-    rows = dense.shape[0]
-    segments, indices = [0], []
-    for r in range(rows):
-        nz = np.flatnonzero(dense[r])
-        indices += nz.tolist()
-        segments.append(segments[-1] + nz.size)
-    d0 = s.DimensionMetadataT()
-    d0.format, d0.denseSize = s.DimensionType.DENSE, rows
-    d1 = s.DimensionMetadataT()
-    d1.format = s.DimensionType.SPARSE_CSR
-    d1.arraySegmentsType, d1.arraySegments = s.SparseIndexVector.Int32Vector, _int32_vector(np.asarray(segments))
-    d1.arrayIndicesType, d1.arrayIndices = s.SparseIndexVector.Int32Vector, _int32_vector(np.asarray(indices))
-    sp = s.SparsityParametersT()
-    sp.traversalOrder, sp.blockMap, sp.dimMetadata = [0, 1], [], [d0, d1]
-    return dense[dense != 0], sp
+    return _row_sparsity(dense, 1)
 
 
 def block_sparsity(dense: np.ndarray, block: int = 4) -> tuple[np.ndarray, Any]:
     """A 2-D array in 1 x `block` blocks along its columns, as LiteRT's sparse FULLY_CONNECTED reads it: (the
     values of the non-zero blocks, the SparsityParametersT: dense rows, CSR block columns, a dense block)."""
+    return _row_sparsity(dense, block)
+
+
+def _row_sparsity(dense: np.ndarray, block: int) -> tuple[np.ndarray, Any]:
     rows, cols = dense.shape
     blocks = dense.reshape(rows, cols // block, block)
     segments, indices, values = [0], [], []
@@ -236,8 +226,29 @@ def block_sparsity(dense: np.ndarray, block: int = 4) -> tuple[np.ndarray, Any]:
     d1.format = s.DimensionType.SPARSE_CSR
     d1.arraySegmentsType, d1.arraySegments = s.SparseIndexVector.Int32Vector, _int32_vector(np.asarray(segments))
     d1.arrayIndicesType, d1.arrayIndices = s.SparseIndexVector.Int32Vector, _int32_vector(np.asarray(indices))
-    d2 = s.DimensionMetadataT()
-    d2.format, d2.denseSize = s.DimensionType.DENSE, block
     sp = s.SparsityParametersT()
-    sp.traversalOrder, sp.blockMap, sp.dimMetadata = [0, 1, 2], [1], [d0, d1, d2]
-    return np.concatenate(values).astype(dense.dtype), sp
+    if block == 1:
+        sp.traversalOrder, sp.blockMap, sp.dimMetadata = [0, 1], [], [d0, d1]
+    else:
+        d2 = s.DimensionMetadataT()
+        d2.format, d2.denseSize = s.DimensionType.DENSE, block
+        sp.traversalOrder, sp.blockMap, sp.dimMetadata = [0, 1, 2], [1], [d0, d1, d2]
+    flat = np.concatenate(values) if values else np.zeros(0, dense.dtype)
+    return flat.astype(dense.dtype), sp
+
+
+def float_beside_int8(w: np.ndarray, q: np.ndarray, scale: float, copy: str) -> bytes:
+    """Two FULLY_CONNECTED ops on x [1, in]: one reads the float weight "w", the other DEQUANTIZE of `copy`,
+    its per-tensor int8 copy `q` at `scale`."""
+    units, inputs = w.shape
+    b = TFLiteBuilder()
+    x = b.tensor("x", (1, inputs))
+    wt = b.tensor("w", w.shape, data=w)
+    qt = b.tensor(copy, w.shape, "int8", q, scale=scale)
+    wd = b.tensor(copy + "_f32", w.shape)
+    y1, y2 = b.tensor("y1", (1, units)), b.tensor("y2", (1, units))
+    b.op("FULLY_CONNECTED", [x, wt, -1], [y1])
+    b.op("DEQUANTIZE", [qt], [wd])
+    b.op("FULLY_CONNECTED", [x, wd, -1], [y2])
+    b.io([x], [y1, y2])
+    return b.build()

@@ -17,7 +17,7 @@ from edgeshare.cli import main
 from edgeshare.converters import verify
 from edgeshare.converters.repair import repair
 from edgeshare.converters.runtime import LiteRTRunner
-from tests.tflite_builder import TFLiteBuilder, quantize_per_channel
+from tests.tflite_builder import TFLiteBuilder, float_beside_int8, quantize_per_channel
 
 RNG = np.random.default_rng(5)
 W = RNG.standard_normal((16, 8)).astype("float32")
@@ -29,17 +29,7 @@ def coarse_copy() -> bytes:
     (every value within half a step), but reading W through the coarse copy moves the first output."""
     scale = 0.4 * float(W.std())
     q = np.clip(np.round(W / scale), -127, 127).astype(np.int8)
-    b = TFLiteBuilder()
-    x = b.tensor("x", (1, 8))
-    w = b.tensor("w", (16, 8), data=W)
-    wq = b.tensor("w_coarse", (16, 8), "int8", q, scale=scale)
-    wd = b.tensor("w_coarse_f32", (16, 8))
-    y1, y2 = b.tensor("y1", (1, 16)), b.tensor("y2", (1, 16))
-    b.op("FULLY_CONNECTED", [x, w, -1], [y1])
-    b.op("DEQUANTIZE", [wq], [wd])
-    b.op("FULLY_CONNECTED", [x, wd, -1], [y2])
-    b.io([x], [y1, y2])
-    data = b.build()
+    data = float_beside_int8(W, q, scale, "w_coarse")
     y1v, y2v = LiteRTRunner(data)(x=X)
     assert np.corrcoef(y1v.reshape(-1), y2v.reshape(-1))[0, 1] < 0.999  # really coarse
     return data
