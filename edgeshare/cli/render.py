@@ -19,8 +19,10 @@ def print_verify(rep: Any, title: str | None = None) -> None:
     reaches = d.get("repair_reaches_bytes")
     if d["groups"] and reaches is not None:
         leaves = d.get("repair_leaves") or []
-        gap = f", {len(leaves)} copy(ies) left: see below" if leaves else ""
-        out.print(f"edgeshare repair reaches {fmt_bytes(reaches)} (the floor keeps the copy it keeps{gap})")
+        if not leaves:
+            out.print(f"edgeshare repair reaches the floor ({fmt_bytes(reaches)}): each group keeps the copy it keeps")
+        else:
+            out.print(f"edgeshare repair reaches {fmt_bytes(reaches)}: it would leave {len(leaves)} copy(ies)")
         for c in leaves:
             out.print(f"  [yellow]repair would leave[/] {c['tensor']} ({fmt_bytes(c['bytes'])}, group {c['group']}): "
                       f"{c['reason']}")
