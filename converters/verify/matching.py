@@ -365,15 +365,54 @@ def _rooted(kept: Prepared, others: list[Prepared]) -> Group:
 
 
 def reroot(group: Group, kept: StoredWeight) -> Group:
-    """The same group with `kept` as its kept copy (first member), every other copy related to it."""
+    """The same group with `kept` as its kept copy (first member), every other copy related to it.
+
+    What is known carries over without touching the data: the old kept copy relates to the new one as the
+    new one did to it (the inverse permutation), and a copy holding the old kept copy's values (exact or
+    transposed) relates to the new one as the old one does. Only a copy requantized against both is
+    compared again."""
     if group.kept is kept:
         return group
-    weights = [m.weight for m in group.members]
-    if not any(w is kept for w in weights):
+    new = next((m for m in group.members if m.weight is kept), None)
+    if new is None:
         raise ValueError(f"{kept.key} is not a member of the group")
-    prepared = [prepare(w, i) for i, w in enumerate(weights)]
-    root = next(p for p in prepared if p.w is kept)
-    return _rooted(root, [p for p in prepared if p is not root])
+    old = group.members[0]
+    back = _inverse(new.perm)
+    out = [Member(kept, "kept"), Member(old.weight, new.relation, back, new.max_abs_diff, new.saturated)]
+    prepared: Prepared | None = None
+    for m in group.members[1:]:
+        if m is new:
+            continue
+        perm = _compose(back, m.perm)
+        if new.relation != "requantized" and m.relation != "requantized":  # exact or transposed: compose
+            out.append(Member(m.weight, "exact" if perm is None else "transposed", perm))
+            continue
+        if new.relation != "requantized" or m.relation != "requantized":
+            # One side holds the old kept copy's very values: the other side's measurement carries over.
+            near = m if m.relation == "requantized" else new
+            out.append(Member(m.weight, "requantized", perm, near.max_abs_diff, near.saturated))
+            continue
+        prepared = prepared or prepare(kept, 0)
+        r = relate(prepared, prepare(m.weight, 1))
+        if r is None:  # linked through a third copy: describe it by that chain's weakest link
+            r = Relation("requantized", None, float("nan"))
+        out.append(Member(m.weight, r.relation, r.perm, r.diff, r.saturated))
+    kinds = {m.relation for m in out[1:]}
+    kind = "requantized" if "requantized" in kinds else ("transposed" if "transposed" in kinds else "exact")
+    return Group(out, kind)
+
+
+def _inverse(perm: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """q with b == transpose(a, q) when a == transpose(b, perm)."""
+    return None if perm is None else tuple(int(i) for i in np.argsort(perm))
+
+
+def _compose(first: tuple[int, ...] | None, then: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """transpose(transpose(x, first), then) == transpose(x, result); None is the identity."""
+    if first is None or then is None:
+        return then if first is None else first
+    out = tuple(first[i] for i in then)
+    return None if out == tuple(range(len(out))) else out
 
 
 def smallest_first(group: Group) -> Group:
