@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from edgeshare.converters import verify
 from edgeshare.converters.repair import repair
@@ -76,3 +77,35 @@ def test_the_json_report_carries_both_numbers(tmp_path):
     code, _, _ = cli("verify", str(src), "--json", str(tmp_path / "v.json"))
     d = json.loads((tmp_path / "v.json").read_text())
     assert code == 1 and d["floor_bytes"] == d["repair_reaches_bytes"] == W.size and d["repair_leaves"] == []
+
+
+def test_relations_carry_over_when_the_group_is_rooted_at_the_kept_copy():
+    """W (float), W^T (float, read by BATCH_MATMUL) and an int8 copy: the repair keeps the int8 copy, and
+    the relations to it are the ones a direct comparison gives."""
+    from edgeshare.converters.formats import open_source, read_tflite
+    from edgeshare.converters.verify.matching import prepare, relate
+
+    q, s = quantize_per_channel(W, 0)
+    b = TFLiteBuilder()
+    x = b.tensor("x", (1, 32))
+    x3 = b.tensor("x3", (1, 1, 32))
+    w = b.tensor("w", (64, 32), data=W)
+    wt = b.tensor("w_t", (32, 64), data=np.ascontiguousarray(W.T))
+    wq = b.tensor("w_int8", (64, 32), "int8", q, scale=s, axis=0)
+    y1, y2, y3 = b.tensor("y1", (1, 64)), b.tensor("y2", (1, 1, 64)), b.tensor("y3", (1, 64))
+    b.op("FULLY_CONNECTED", [x, w, -1], [y1])
+    b.op("BATCH_MATMUL", [x3, wt], [y2])
+    b.op("FULLY_CONNECTED", [x, wq, -1], [y3])
+    b.io([x, x3], [y1, y2, y3])
+    data = b.build()
+    LiteRTRunner(data)(x=X, x3=X.reshape(1, 1, 32))
+    [g] = verify_file(data).groups
+    by_name = {t.name: t for t in g.tensors}
+    assert by_name["w_int8"].relation == "kept"
+    assert (by_name["w"].relation, by_name["w"].perm) == ("requantized", None)
+    assert (by_name["w_t"].relation, by_name["w_t"].perm) == ("requantized", [1, 0])
+    with open_source(data) as src:
+        weights = {w.name: w for w in read_tflite(src).stored_weights()}
+        direct = relate(prepare(weights["w_int8"], 0), prepare(weights["w_t"], 1))
+        assert direct is not None and direct.perm == (1, 0)
+        assert by_name["w_t"].max_abs_diff == pytest.approx(direct.diff, rel=1e-6)
