@@ -20,6 +20,7 @@ from edgeshare.errors import EdgeshareError, InvalidInputError, VerificationErro
 
 from .formats.source import Source
 from .repair import RepairReport, repair
+from .repair.outlook import outlook
 from .verify import VerifyReport, verify_file
 
 __all__ = [
@@ -45,7 +46,9 @@ def verify(
     min_elements: int = 16,
     progress: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
-    """Find every group of stored weights in a .tflite or .onnx that hold the same weight.
+    """Find every group of stored weights in a .tflite or .onnx that hold the same weight, and what a
+    repair of the file reaches: `floor_bytes` keeps, in each group, the copy the repair keeps, and
+    `repair_reaches_bytes` is the weight bytes the repair writes (its planner runs in memory).
 
     Args:
         source: a path to a .tflite or .onnx file, or its bytes.
@@ -63,7 +66,7 @@ def verify(
         from .export.keras_variables import keras_variables
 
         variables = keras_variables(model)
-    return verify_file(source, variables, min_elements=min_elements, progress=progress)
+    return verify_file(source, variables, min_elements=min_elements, progress=progress, outlook=outlook)
 
 
 def __getattr__(name: str) -> Any:

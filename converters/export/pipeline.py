@@ -20,6 +20,7 @@ import numpy as np
 from edgeshare.errors import InvalidInputError
 
 from ..repair.driver import repair as run_repair
+from ..repair.outlook import outlook
 from ..runtime.base import Runner
 from ..runtime.delegates import delegate_support
 from ..runtime.litert import LiteRTRunner
@@ -50,11 +51,17 @@ def _check_mode(quantize: str, allowed: tuple[str, ...], fmt: str) -> None:
 
 
 def _repaired(data: bytes, say: Progress) -> tuple[bytes, dict[str, Any]]:
+    """The repaired .tflite bytes, or the converter's own when the repair declined its result (its outputs
+    moved beyond tolerance): then the report says so and the copies stay."""
     say("repairing shared weights")
     rr = run_repair(data)
-    if rr.data is None:
-        raise InvalidInputError("the repair pass returned no model")
-    return rr.data, repair_summary(rr)
+    return (rr.data if rr.data is not None else data), repair_summary(rr)
+
+
+def _repaired_file(stage: str, fixed: str, earlier: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """`fixed` when the repair wrote it, else `stage` (the repair declined its result: see `_repaired`)."""
+    rr = run_repair(stage, fixed)
+    return (fixed if os.path.exists(fixed) else stage), repair_summary(rr, earlier)
 
 
 def _write(path: str | os.PathLike[str], data: bytes) -> str:
@@ -67,7 +74,7 @@ def _write(path: str | os.PathLike[str], data: bytes) -> str:
 
 def _verify(out: str, p: Prepared, say: Progress) -> VerifyReport:
     say("verifying")
-    return verify_file(out, keras_variables(p.model))
+    return verify_file(out, keras_variables(p.model), outlook=outlook)
 
 
 def _numerics(runner: Runner, p: Prepared, outputs: Sequence[str], quantize: str) -> Numerics:
@@ -193,18 +200,15 @@ def export_onnx(
         onnx.save(proto, stage)
         if repair:
             say("repairing shared weights")
-            fixed = os.path.join(tmp, "float_repaired.onnx")
-            repair_info = repair_summary(run_repair(stage, fixed))
-            stage = fixed
+            stage, repair_info = _repaired_file(stage, os.path.join(tmp, "float_repaired.onnx"))
         if quantize != "none":
             say(f"quantizing ({quantize}) with onnxruntime.quantization")
             qpath = os.path.join(tmp, "quantized.onnx")
             ort_quantize(stage, qpath, quantize, p)
             stage = qpath
             if repair:
-                fixed = os.path.join(tmp, "quantized_repaired.onnx")
-                repair_info = repair_summary(run_repair(stage, fixed), repair_info)
-                stage = fixed
+                stage, repair_info = _repaired_file(stage, os.path.join(tmp, "quantized_repaired.onnx"),
+                                                    repair_info)
         shutil.copyfile(stage, out)
     vr = _verify(out, p, say)
     say("checking numerics")
@@ -233,7 +237,7 @@ def _per_task_onnx(out: str, p: Prepared, sigs: dict[str, list[str]], quantize: 
         target = out if (key == ALL or list(outputs) == p.output_names) else f"{stem}.{key}.onnx"
         if target != out:
             onnx.save(prune_onnx(proto, outputs), target)
-        vr = verify_file(target)
+        vr = verify_file(target, outlook=outlook)
         num = _numerics(OnnxRunner(target), p, outputs, quantize)
         rows.append({
             "key": key, "outputs": list(outputs), "artifact": target, "file_bytes": vr.file_bytes,

@@ -16,6 +16,7 @@ import numpy as np
 from edgeshare.errors import InvalidInputError
 
 from .source import OpenedSource
+from .sparsity import Sparsity, densify, read_sparsity, stored_count
 from .weights import Quantization, StoredWeight
 
 
@@ -48,6 +49,12 @@ _DTYPES: dict[str, str] = {
 
 
 NUMERIC_DTYPES = frozenset(v for v in _DTYPES.values() if v != "bool")
+FLOAT_DTYPES = frozenset(("float32", "float16", "bfloat16", "float64"))
+
+
+def dtype_name(type_name: str) -> str:
+    """The dtype name the reader gives a TFLite TensorType name (numpy's where it has one)."""
+    return _DTYPES.get(type_name, type_name)
 
 
 def numpy_dtype(name: str) -> np.dtype:
@@ -71,6 +78,8 @@ class TensorInfo:
     buffer: int
     quant: Quantization | None
     is_variable: bool
+    sparsity: Sparsity | None = None  # stored sparse: the buffer holds only the listed values
+    external: bool = False  # data in an external buffer (Model.external_buffers), not in this file
 
 
 @dataclass
@@ -126,9 +135,18 @@ class TFLiteFile:
         info = self.buffers[buffer]
         return self.source.data[info.start : info.start + info.length]
 
-    def buffer_array(self, buffer: int, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
-        """A zero-copy view of a buffer's data as an array of `shape` (int4 is unpacked)."""
+    def buffer_array(self, buffer: int, dtype: str, shape: tuple[int, ...],
+                     sparsity: Sparsity | None = None) -> np.ndarray:
+        """A buffer's data as an array of `shape`: a zero-copy view, or for a sparse tensor its dense values
+        (int4 is unpacked)."""
         info = self.buffers[buffer]
+        if sparsity is not None:
+            listed = stored_count(sparsity)
+            values = self.buffer_array(buffer, dtype, (listed,))
+            try:
+                return densify(values, sparsity, shape)
+            except ValueError as exc:
+                raise InvalidInputError(f"buffer {buffer}: {exc}", self.label) from exc
         numel = int(np.prod(shape)) if shape else 1
         if dtype == "int4":
             packed = np.frombuffer(self.source.data, np.uint8, info.length, info.start)
@@ -157,7 +175,8 @@ class TFLiteFile:
         for sg in self.subgraphs:
             op_by_label = {op.label(sg.index): op for op in sg.operators}
             for t in sg.tensors:
-                if t.buffer <= 0 or t.is_variable or t.buffer >= len(self.buffers) or t.dtype not in NUMERIC_DTYPES:
+                if (t.buffer <= 0 or t.is_variable or t.external or t.buffer >= len(self.buffers)
+                        or t.dtype not in NUMERIC_DTYPES):
                     continue
                 info = self.buffers[t.buffer]
                 if info.length == 0:
@@ -179,9 +198,10 @@ class TFLiteFile:
                         shape=t.shape,
                         dtype=t.dtype,
                         nbytes=info.length,
-                        load=_loader(self, t.buffer, t.dtype, t.shape),
+                        load=_loader(self, t.buffer, t.dtype, t.shape, t.sparsity),
                         quant=t.quant,
                         ref=t.buffer,
+                        layout=t.sparsity.describe() if t.sparsity is not None else None,
                     )
                     by_buffer[t.buffer] = w
                 w.tensors.append(t.name if sg.index == 0 else f"{t.name} (subgraph {sg.index})")
@@ -189,8 +209,8 @@ class TFLiteFile:
         return list(by_buffer.values())
 
 
-def _loader(f: TFLiteFile, buffer: int, dtype: str, shape: tuple[int, ...]) -> Any:
-    return lambda: f.buffer_array(buffer, dtype, shape)
+def _loader(f: TFLiteFile, buffer: int, dtype: str, shape: tuple[int, ...], sparsity: Sparsity | None) -> Any:
+    return lambda: f.buffer_array(buffer, dtype, shape, sparsity)
 
 
 def _check(cond: bool, what: str, label: str) -> None:
@@ -276,6 +296,10 @@ def _read(src: OpenedSource) -> TFLiteFile:
                     label,
                 )
             _check(0 <= buf < max(1, len(buffers)), f"tensor {ti} points at buffer {buf} of {len(buffers)}", label)
+            try:
+                sparsity = read_sparsity(t)
+            except ValueError as exc:
+                raise InvalidInputError(f"corrupt TFLite flatbuffer: tensor {ti}: {exc}", label) from exc
             tensors.append(
                 TensorInfo(
                     index=ti,
@@ -285,6 +309,8 @@ def _read(src: OpenedSource) -> TFLiteFile:
                     buffer=buf,
                     quant=quant,
                     is_variable=bool(t.IsVariable()),
+                    sparsity=sparsity,
+                    external=bool(t.ExternalBuffer()),
                 )
             )
         ops: list[OpInfo] = []

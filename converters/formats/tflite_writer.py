@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from edgeshare.errors import InvalidInputError
+
 ALIGN = 64
 INLINE_LIMIT = 256 * 2**20
 _COPY_CHUNK = 16 * 2**20
@@ -144,6 +146,26 @@ def write_tflite(
     return None
 
 
+def load_model(tfl: Any) -> Any:
+    """The schema's object API (ModelT) of a parsed TFLiteFile, ready to be rewritten by `write_tflite`.
+
+    Custom options that a > 2 GB model stores past the flatbuffer (`large_custom_options_offset` / `_size`,
+    absolute positions in the file) are carried inline instead: the rewrite moves every byte, so an
+    absolute position would not survive it."""
+    data = tfl.source.data
+    model = _schema().ModelT.InitFromPackedBuf(data, 0)
+    for sg in model.subgraphs or []:
+        for op in sg.operators or []:
+            off, n = int(op.largeCustomOptionsOffset or 0), int(op.largeCustomOptionsSize or 0)
+            if off > 1 and n:
+                if off + n > data.nbytes:
+                    raise InvalidInputError(f"custom options at {off} run past the end of the file "
+                                            f"({data.nbytes} bytes)", tfl.label)
+                op.customOptions = np.frombuffer(bytes(data[off : off + n]), np.uint8)
+            op.largeCustomOptionsOffset, op.largeCustomOptionsSize = 0, 0
+    return model
+
+
 def copy_tflite(source: str | os.PathLike[str] | bytes, out: str | os.PathLike[str] | None = None,
                 layout: str = "auto") -> bytes | None:
     """Read a .tflite into the schema's object API and write it back with `write_tflite`, changing nothing
@@ -153,7 +175,7 @@ def copy_tflite(source: str | os.PathLike[str] | bytes, out: str | os.PathLike[s
 
     with open_source(source) as src:
         tfl = read_tflite(src)
-        model = _schema().ModelT.InitFromPackedBuf(src.data, 0)
+        model = load_model(tfl)
 
         def data_of(i: int) -> Any:
             return tfl.buffer_bytes(i) if i < len(tfl.buffers) and tfl.buffers[i].length else None

@@ -56,6 +56,7 @@ class StoredWeight:
     consumers: list[str] = field(default_factory=list)  # ops reading it, e.g. "FULLY_CONNECTED#7"
     scale_known: bool = True  # False for integer weights whose scale the graph hides (ONNX MatMulInteger)
     ref: int | str | None = None  # format handle: the TFLite buffer index or the ONNX initializer name
+    layout: str | None = None  # a storage layout other than dense, e.g. TFLite sparse; `load` densifies
 
     @property
     def numel(self) -> int:

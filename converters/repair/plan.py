@@ -58,6 +58,19 @@ class MergedCopy:
     bytes_saved: int
     rewrites: list[str]
     rule: str = ""
+    kept_storage: str = ""  # storage keys ("buffer 12", "initializer 'W'"): names alone may coincide
+    merged_storage: str = ""
+
+
+@dataclass
+class KeptChange:
+    """A change to a group's kept copy itself (made before the other copies merge into it)."""
+
+    group: int
+    tensor: str
+    storage: str
+    note: str
+    rule: str = ""
 
 
 @dataclass
@@ -74,6 +87,8 @@ class Plan:
 
     merged: list[MergedCopy] = field(default_factory=list)
     skipped: list[SkippedCopy] = field(default_factory=list)
+    kept: dict[int, str] = field(default_factory=dict)  # group -> storage key of the copy kept
+    kept_changes: list[KeptChange] = field(default_factory=list)
 
     @property
     def requantized(self) -> bool:
@@ -82,6 +97,20 @@ class Plan:
     def groups_by(self, rule: str) -> set[int]:
         """The groups that `rule` merged."""
         return {m.group for m in self.merged if m.rule == rule}
+
+    @property
+    def merged_groups(self) -> list[int]:
+        return sorted({m.group for m in self.merged})
+
+
+# The reason given for the copies of a group that the driver holds back (see `Allow`).
+HELD_BACK = "not merged: merging it moved the outputs beyond the repair's tolerance"
+
+Allow = Callable[[str, int], bool]  # (rule name, group index) -> whether the rule may merge in that group
+
+
+def allow_all(rule: str, group: int) -> bool:
+    return True
 
 
 def no_rule(copy: Copy) -> str:
@@ -128,4 +157,5 @@ def choose_kept(
     return None if best is None else (best[1], best[2])
 
 
-__all__ = ["Copy", "CopyRule", "Group", "MergedCopy", "Plan", "SkippedCopy", "choose_kept", "first_rule", "no_rule"]
+__all__ = ["HELD_BACK", "Allow", "Copy", "CopyRule", "Group", "KeptChange", "MergedCopy", "Plan", "SkippedCopy",
+           "allow_all", "choose_kept", "first_rule", "no_rule"]

@@ -10,8 +10,14 @@ Three relations, checked in this order for each pair of candidates:
   copies' quantization errors. A permutation may apply as well.
 
 Two different weights of the same shape are never grouped: every element must agree within half a
-quantization step of each copy. Constant-valued tensors (zero biases, unit gains) are skipped, since
-equal content there is no evidence of shared weights.
+quantization step of each copy (plus float rounding), with one bounded exception for saturation. A
+quantizer that gives a weight a range narrower than its own (the stock full-int8 GATHER table takes the
+activations' range) clips its outliers: at most `SATURATED` (0.1%) of the elements may disagree, and
+only when each sits exactly at its copy's quantization limit (qmin or qmax, or -qmax for the narrow
+signed range) with the other copy beyond that limit, on the side the clipping cut off. A copy whose
+extra disagreements are anywhere else, or more than 0.1%, is another weight. The coarseness guard
+(`_LOOSEST`) still applies to every pair. Constant-valued tensors (zero biases, unit gains) are
+skipped, since equal content there is no evidence of shared weights.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ _CHUNK_ELEMENTS = 1 << 20
 _PEEK = 4096
 # The largest mean error bound, relative to the values' standard deviation, that still counts as a match.
 _LOOSEST = 0.25
+# The largest fraction of a requantized copy's elements that may be clipped at its quantization limits.
+SATURATED = 1e-3
 
 
 @dataclass
@@ -43,6 +51,7 @@ class Member:
     relation: str  # "kept", "exact", "transposed" or "requantized"
     perm: tuple[int, ...] | None = None  # axes of the kept copy's (squeezed) layout, if transposed
     max_abs_diff: float = 0.0
+    saturated: int = 0  # elements clipped at a quantization limit (see SATURATED)
 
 
 @dataclass
@@ -176,10 +185,11 @@ def _perms(a: tuple[int, ...], b: tuple[int, ...]) -> list[tuple[int, ...]]:
 
 
 class Relation:
-    def __init__(self, relation: str, perm: tuple[int, ...] | None, diff: float) -> None:
+    def __init__(self, relation: str, perm: tuple[int, ...] | None, diff: float, saturated: int = 0) -> None:
         self.relation = relation
         self.perm = perm
         self.diff = diff
+        self.saturated = saturated  # elements clipped at one copy's quantization limits
 
 
 def relate(a: Prepared, b: Prepared, full: bool = True) -> Relation | None:
@@ -203,9 +213,9 @@ def relate(a: Prepared, b: Prepared, full: bool = True) -> Relation | None:
             if _equal_under(a.raw, b.raw, p, full):
                 return Relation("exact" if p == ident else "transposed", None if p == ident else p, 0.0)
             continue
-        diff = _close_under(a, b, p, full)
-        if diff is not None:
-            return Relation("requantized", None if p == ident else p, diff)
+        close = _close_under(a, b, p, full)
+        if close is not None:
+            return Relation("requantized", None if p == ident else p, close[0], close[1])
     return None
 
 
@@ -228,12 +238,43 @@ def _equal_under(a: np.ndarray, b: np.ndarray, p: tuple[int, ...], full: bool = 
     return all(np.array_equal(view[sl], b[sl]) for sl in _row_chunks(b))
 
 
-def _close_under(a: Prepared, b: Prepared, p: tuple[int, ...], full: bool = True) -> float | None:
-    """Max |a - b| if every element agrees within both copies' error bounds under permutation p."""
+def _limits(p: Prepared) -> tuple[int, int] | None:
+    """The raw values at which `p`'s quantization clips (integer copies with a known scale), or None.
+
+    A value clipped to the narrow range of a signed type (-127 for int8) counts as at the limit too."""
+    if p.w.quant is None or not p.w.scale_known or p.raw.dtype.kind not in "iu":
+        return None
+    info = np.iinfo(p.raw.dtype)
+    low = -int(info.max) if info.min < 0 else int(info.min)
+    return low, int(info.max)
+
+
+def saturation_allowance(numel: int) -> int:
+    """How many elements of a requantized copy may sit clipped at its quantization limits (SATURATED of
+    them, rounded down): a handful of outliers saturate when a weight is quantized with a range narrower
+    than its own (the stock full-int8 GATHER table takes the activations' range)."""
+    return int(numel * SATURATED)
+
+
+def _saturated(raw: np.ndarray, limits: tuple[int, int] | None, mine: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Elements where this copy holds its limit and the other copy lies beyond it: clipped, not different."""
+    if limits is None:
+        return np.zeros(raw.shape, bool)
+    low, high = limits
+    return ((raw >= high) & (other > mine)) | ((raw <= low) & (other < mine))
+
+
+def _close_under(a: Prepared, b: Prepared, p: tuple[int, ...], full: bool = True) -> tuple[float, int] | None:
+    """(max |a - b| over the elements that agree within both copies' error bounds, the count of clipped
+    elements) under permutation p, if
+    every element does, except at most `saturation_allowance` elements clipped at one copy's
+    quantization limits (each exactly at the limit, the other copy beyond it)."""
     av = np.transpose(a.raw, p) if a.raw.ndim else a.raw
     a_scale, a_zero, a_err = (_transpose(x, p) for x in (a.scale, a.zero, a.err))
     hidden = not (a.w.scale_known and b.w.scale_known)
     idx = _sample_index(tuple(b.raw.shape))
+    a_limits, b_limits = _limits(a), _limits(b)
+    allowance = saturation_allowance(b.w.numel)
 
     def pick(x: np.ndarray | float, shape: tuple[int, ...], sel: Any) -> np.ndarray | float:
         if isinstance(x, float) or x.ndim == 0:
@@ -244,18 +285,18 @@ def _close_under(a: Prepared, b: Prepared, p: tuple[int, ...], full: bool = True
             return _slice0(x, sel)
         return np.broadcast_to(x, shape)[sel]
 
-    def values(sel: Any) -> tuple[np.ndarray, np.ndarray, Any, Any]:
+    def values(sel: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Any, Any]:
         ra = np.asarray(av[sel] if sel is not None else av)
         rb = np.asarray(b.raw[sel] if sel is not None else b.raw)
         fa = dequantize(ra, pick(a_scale, av.shape, sel), pick(a_zero, av.shape, sel))
         fb = dequantize(rb, pick(b.scale, b.raw.shape, sel), pick(b.zero, b.raw.shape, sel))
-        return fa, fb, pick(a_err, av.shape, sel), pick(b.err, b.raw.shape, sel)
+        return ra, rb, fa, fb, pick(a_err, av.shape, sel), pick(b.err, b.raw.shape, sel)
 
     ka = kb = 1.0
     if hidden:
         # The graph hides one copy's scale (applied after MatMulInteger): fit it by least squares on the
         # whole tensor; that copy's rounding error (half a step) then scales by the same factor.
-        fa, fb, _, _ = values(None)
+        _, _, fa, fb, _, _ = values(None)
         fa64, fb64 = fa.reshape(-1).astype(np.float64), fb.reshape(-1).astype(np.float64)
         if b.w.scale_known:
             d = float(fa64 @ fa64)
@@ -266,8 +307,9 @@ def _close_under(a: Prepared, b: Prepared, p: tuple[int, ...], full: bool = True
         if ka == 0.0 or kb == 0.0:
             return None
 
-    def check(sel: Any, atol: float) -> float | None:
-        fa, fb, ea, eb = values(sel)
+    def check(sel: Any, atol: float) -> tuple[float, int] | None:
+        """(max |a - b| over the agreeing elements, how many are excused as saturated), or None."""
+        ra, rb, fa, fb, ea, eb = values(sel)
         fa, fb = fa * ka, fb * kb
         bound = _SLACK * (abs(ka) * ea + abs(kb) * eb + a.rel_err * np.abs(fa) + b.rel_err * np.abs(fb)) + atol
         bound = np.broadcast_to(bound, fa.shape)
@@ -278,12 +320,17 @@ def _close_under(a: Prepared, b: Prepared, p: tuple[int, ...], full: bool = True
         if fa.size > 1 and float(np.mean(bound)) > _LOOSEST * spread:
             return None
         d = np.abs(fa - fb)
-        if np.any(d > bound):
-            return None
-        return float(d.max()) if d.size else 0.0
+        off = d > bound
+        n_off = int(np.count_nonzero(off))
+        if n_off:
+            excused = off & (_saturated(ra, a_limits, fa, fb) | _saturated(rb, b_limits, fb, fa))
+            if int(np.count_nonzero(excused)) != n_off:
+                return None
+            d = np.where(off, 0.0, d)
+        return (float(d.max()) if d.size else 0.0), n_off
 
     if idx is not None:
-        fa, fb, _, _ = values(idx)
+        _, _, fa, fb, _, _ = values(idx)
         approx = 1e-7 * max(float(np.abs(fa).max()) * abs(ka), float(np.abs(fb).max()) * abs(kb)) + 1e-30
         sampled = check(idx, approx * 10)
         if sampled is None:
@@ -292,14 +339,87 @@ def _close_under(a: Prepared, b: Prepared, p: tuple[int, ...], full: bool = True
             return sampled
     atol = 1e-7 * max(a.maxabs() * abs(ka), b.maxabs() * abs(kb)) + 1e-30
     if not b.raw.ndim:
-        return check(None, atol)
-    worst = 0.0
+        whole = check(None, atol)
+        return None if whole is None or whole[1] > allowance else whole
+    worst, clipped = 0.0, 0
     for sl in _row_chunks(b.raw):
         part = check(sl, atol)
         if part is None:
             return None
-        worst = max(worst, part)
-    return worst
+        worst, clipped = max(worst, part[0]), clipped + part[1]
+        if clipped > allowance:
+            return None
+    return worst, clipped
+
+
+def _rooted(kept: Prepared, others: list[Prepared]) -> Group:
+    out = [Member(kept.w, "kept")]
+    for m in others:
+        r = relate(kept, m)
+        if r is None:  # linked through a third copy: describe it by that chain's weakest link
+            r = Relation("requantized", None, float("nan"))
+        out.append(Member(m.w, r.relation, r.perm, r.diff, r.saturated))
+    kinds = {m.relation for m in out[1:]}
+    kind = "requantized" if "requantized" in kinds else ("transposed" if "transposed" in kinds else "exact")
+    return Group(out, kind)
+
+
+def reroot(group: Group, kept: StoredWeight) -> Group:
+    """The same group with `kept` as its kept copy (first member), every other copy related to it.
+
+    What is known carries over without touching the data: the old kept copy relates to the new one as the
+    new one did to it (the inverse permutation), and a copy holding the old kept copy's values (exact or
+    transposed) relates to the new one as the old one does. Only a copy requantized against both is
+    compared again."""
+    if group.kept is kept:
+        return group
+    new = next((m for m in group.members if m.weight is kept), None)
+    if new is None:
+        raise ValueError(f"{kept.key} is not a member of the group")
+    old = group.members[0]
+    back = _inverse(new.perm)
+    out = [Member(kept, "kept"), Member(old.weight, new.relation, back, new.max_abs_diff, new.saturated)]
+    prepared: Prepared | None = None
+    for m in group.members[1:]:
+        if m is new:
+            continue
+        perm = _compose(back, m.perm)
+        if new.relation != "requantized" and m.relation != "requantized":  # exact or transposed: compose
+            out.append(Member(m.weight, "exact" if perm is None else "transposed", perm))
+            continue
+        if new.relation != "requantized" or m.relation != "requantized":
+            # One side holds the old kept copy's very values: the other side's measurement carries over.
+            near = m if m.relation == "requantized" else new
+            out.append(Member(m.weight, "requantized", perm, near.max_abs_diff, near.saturated))
+            continue
+        prepared = prepared or prepare(kept, 0)
+        r = relate(prepared, prepare(m.weight, 1))
+        if r is None:  # linked through a third copy: describe it by that chain's weakest link
+            r = Relation("requantized", None, float("nan"))
+        out.append(Member(m.weight, r.relation, r.perm, r.diff, r.saturated))
+    kinds = {m.relation for m in out[1:]}
+    kind = "requantized" if "requantized" in kinds else ("transposed" if "transposed" in kinds else "exact")
+    return Group(out, kind)
+
+
+def _inverse(perm: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """q with b == transpose(a, q) when a == transpose(b, perm)."""
+    return None if perm is None else tuple(int(i) for i in np.argsort(perm))
+
+
+def _compose(first: tuple[int, ...] | None, then: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """transpose(transpose(x, first), then) == transpose(x, result); None is the identity."""
+    if first is None or then is None:
+        return then if first is None else first
+    out = tuple(first[i] for i in then)
+    return None if out == tuple(range(len(out))) else out
+
+
+def smallest_first(group: Group) -> Group:
+    """The group rooted at its smallest copy (the most precise among equals): what a repair keeps when
+    every other copy can be merged into any of them, since each merge saves the merged copy's bytes."""
+    weights = [m.weight for m in group.members]
+    return reroot(group, min(weights, key=lambda w: (w.nbytes, weights.index(w))))
 
 
 class _UnionFind:
@@ -380,17 +500,9 @@ def find_groups(
     for members in clusters.values():
         if len(members) < 2:
             continue
+        # Relations are measured against the most precise copy (the tightest check); `reroot` then makes
+        # the copy that a repair keeps the group's first member.
         kept = max(members, key=lambda p: (p.w.precision_rank, p.w.scale_known, -p.order))
-        out = [Member(kept.w, "kept")]
-        for m in sorted(members, key=lambda p: p.order):
-            if m is kept:
-                continue
-            r = relate(kept, m)
-            if r is None:  # linked through a third copy: describe it by that chain's weakest link
-                r = Relation("requantized", None, float("nan"))
-            out.append(Member(m.w, r.relation, r.perm, r.diff))
-        kinds = {m.relation for m in out[1:]}
-        kind = "requantized" if "requantized" in kinds else ("transposed" if "transposed" in kinds else "exact")
-        groups.append(Group(out, kind))
+        groups.append(_rooted(kept, sorted((m for m in members if m is not kept), key=lambda p: p.order)))
     groups.sort(key=lambda g: -g.wasted_bytes)
     return groups

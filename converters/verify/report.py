@@ -21,6 +21,8 @@ class TensorEntry:
     max_abs_diff: float | None = None
     quantization: str | None = None
     keras_variable: str | None = None
+    saturated: int | None = None  # requantized copies: elements clipped at a quantization limit
+    layout: str | None = None  # a storage layout other than dense (TFLite sparse)
 
 
 @dataclass
@@ -59,6 +61,26 @@ class VariableReport:
 
 
 @dataclass
+class LeftCopy:
+    """A copy that a repair would leave in the file, and why."""
+
+    group: int
+    tensor: str
+    bytes: int
+    reason: str
+
+
+@dataclass
+class RepairOutlook:
+    """What a full repair of the file reaches, from the repair's own planner run in memory (nothing is
+    written): the copy it keeps in each group, the weight bytes of its output and the copies it leaves."""
+
+    kept: dict[int, str]  # group index -> storage key of the kept copy
+    reaches_bytes: int
+    left: list[LeftCopy] = field(default_factory=list)
+
+
+@dataclass
 class VerifyReport:
     path: str
     format: str
@@ -71,6 +93,12 @@ class VerifyReport:
     largest: list[WeightRow]
     variables: list[VariableReport] | None = None
     notes: list[str] = field(default_factory=list)
+    # What `repair` reaches: the weight bytes of its output (None when not computed) and the copies it
+    # leaves, with the reason. `floor_bytes` stores each group once, as the copy the repair keeps: the
+    # repair's output weight less the copies it would leave, so the two agree when it leaves none.
+    # Without the repair's plan: the weight bytes minus `duplicate_bytes` (each group's smallest copy kept).
+    repair_reaches_bytes: int | None = None
+    repair_leaves: list[LeftCopy] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -16,8 +16,8 @@ from ..formats.source import Source, open_source, sniff_format
 from ..formats.tflite_file import TFLiteFile, read_tflite
 from ..formats.weights import StoredWeight
 from .keras_map import KerasVariable, map_variables
-from .matching import Group, find_groups
-from .report import GroupReport, TensorEntry, VariableReport, VerifyReport, WeightRow
+from .matching import Group, find_groups, reroot, smallest_first
+from .report import GroupReport, LeftCopy, RepairOutlook, TensorEntry, VariableReport, VerifyReport, WeightRow
 
 LARGEST_ROWS = 12
 
@@ -34,6 +34,9 @@ def _quant_text(w: StoredWeight) -> str | None:
 
 
 ParsedFile = TFLiteFile | OnnxFile
+# The repair's planner, run in memory on the groups of a parsed file (`edgeshare.converters.verify` passes
+# `repair.outlook`; the verifier cannot import the repair, which imports it).
+Outlook = Callable[[list[Group], ParsedFile], RepairOutlook]
 
 
 @dataclass
@@ -75,6 +78,7 @@ def verify_file(
     *,
     min_elements: int = 16,
     progress: Callable[[int, int], None] | None = None,
+    outlook: Outlook | None = None,
 ) -> VerifyReport:
     """Find every group of stored weights that hold the same weight.
 
@@ -84,11 +88,14 @@ def verify_file(
             variable carried by more than one stored weight is flagged.
         min_elements: smaller tensors are counted in the bytes but not matched.
         progress: called with (done, total) while comparing.
+        outlook: the repair's planner: the floor then keeps, in each group, the copy a repair keeps, and
+            the report says what a full repair reaches. Without it each group keeps its smallest copy
+            (what a repair keeps whenever every copy can merge into it).
 
     Raises:
         InvalidInputError: the artifact is missing, empty, truncated or not TFLite/ONNX.
     """
-    found = analyze(source, variables, min_elements=min_elements, progress=progress)
+    found = analyze(source, variables, min_elements=min_elements, progress=progress, outlook=outlook)
     found.close()
     return found.report
 
@@ -99,17 +106,44 @@ def analyze(
     *,
     min_elements: int = 16,
     progress: Callable[[int, int], None] | None = None,
+    outlook: Outlook | None = None,
 ) -> Analysis:
     """`verify_file`, keeping the groups and the open file for a repair; the caller closes it."""
     fmt, file_bytes, weights, handle = load_weights(source)
     label = handle.label
-    groups = find_groups(weights, min_elements=min_elements, progress=progress)
+    try:
+        groups = [smallest_first(g) for g in find_groups(weights, min_elements=min_elements, progress=progress)]
+        notes: list[str] = []
+        planned: RepairOutlook | None = None
+        if outlook is not None and groups:
+            try:
+                planned = outlook(groups, handle)
+            except InvalidInputError:
+                raise
+            except Exception as exc:  # the planner failing must not cost the user the duplicate report
+                notes.append(f"the repair planner failed ({type(exc).__name__}: {exc}); the floor keeps the "
+                             "smallest copy of each group")
+        if planned is not None:
+            for gi, key in planned.kept.items():
+                kept = next(m.weight for m in groups[gi].members if m.weight.key == key)
+                groups[gi] = reroot(groups[gi], kept)
+        order = sorted(range(len(groups)), key=lambda i: -groups[i].wasted_bytes)
+        renumber = {old: new for new, old in enumerate(order)}
+        groups = [groups[i] for i in order]
+    except BaseException:
+        handle.source.close()
+        raise
     weight_list = [w for w in weights if is_weight(w)]
     weight_bytes = sum(w.nbytes for w in weight_list)
     dup = sum(g.wasted_bytes for g in groups)
+    reaches = weight_bytes if not groups else (planned.reaches_bytes if planned is not None else None)
+    leaves = [LeftCopy(renumber[c.group], c.tensor, c.bytes, c.reason) for c in planned.left] if planned else []
+    # With the repair's plan, the floor is what the repair writes had it merged the copies it leaves too:
+    # merges also free what served only the merged copy (an ONNX copy's own scale vector) and may add a
+    # little (a bias requantized for the kept scale). Without it, each group keeps its smallest copy.
+    floor = reaches - sum(c.bytes for c in leaves) if reaches is not None else weight_bytes - dup
 
     var_of: dict[str, str] = {}
-    notes: list[str] = []
     reports: list[VariableReport] | None = None
     if variables is not None:
         reports, var_of = map_variables(variables, weight_list, min_elements=min_elements)
@@ -142,12 +176,14 @@ def analyze(
         file_bytes=file_bytes,
         weight_bytes=weight_bytes,
         duplicate_bytes=dup,
-        floor_bytes=weight_bytes - dup,
+        floor_bytes=floor,
         num_weights=len(weight_list),
         groups=group_reports,
         largest=rows,
         variables=reports,
         notes=notes,
+        repair_reaches_bytes=reaches,
+        repair_leaves=leaves,
     )
     return Analysis(rep, groups, handle)
 
@@ -166,6 +202,8 @@ def _group_report(g: Group, var_of: dict[str, str]) -> GroupReport:
             max_abs_diff=m.max_abs_diff if m.relation == "requantized" else None,
             quantization=_quant_text(m.weight),
             keras_variable=var_of.get(m.weight.key),
+            saturated=m.saturated if m.relation == "requantized" else None,
+            layout=m.weight.layout,
         )
         for m in g.members
     ]

@@ -16,6 +16,16 @@ def print_verify(rep: Any, title: str | None = None) -> None:
         f"weights {fmt_bytes(d['weight_bytes'])}  floor {fmt_bytes(d['floor_bytes'])}  "
         f"duplicates {fmt_bytes(d['duplicate_bytes'])}  ({d['weight_to_floor']:.2f}x the floor)"
     )
+    reaches = d.get("repair_reaches_bytes")
+    if d["groups"] and reaches is not None:
+        leaves = d.get("repair_leaves") or []
+        if not leaves:
+            out.print(f"edgeshare repair reaches the floor ({fmt_bytes(reaches)}): each group keeps the copy it keeps")
+        else:
+            out.print(f"edgeshare repair reaches {fmt_bytes(reaches)}: it would leave {len(leaves)} copy(ies)")
+        for c in leaves:
+            out.print(f"  [yellow]repair would leave[/] {c['tensor']} ({fmt_bytes(c['bytes'])}, group {c['group']}): "
+                      f"{c['reason']}")
     groups = d["groups"]
     if groups:
         t = Table(title=f"{len(groups)} duplicate group(s)", title_justify="left")
@@ -26,6 +36,10 @@ def print_verify(rep: Any, title: str | None = None) -> None:
                 rel = e["relation"] + (f" perm={e['perm']}" if e.get("perm") else "")
                 if e.get("quantization"):
                     rel += f"\n{e['quantization']}"
+                if e.get("saturated"):
+                    rel += f"\n{e['saturated']} values clipped at the {e['dtype']} limits"
+                if e.get("layout"):
+                    rel += f"\nstored {e['layout']}"
                 t.add_row(
                     str(i) if j == 0 else "",
                     f"{g['kind']}\nwastes {fmt_bytes(g['wasted_bytes'])}" if j == 0 else "",

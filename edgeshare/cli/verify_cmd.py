@@ -19,6 +19,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--model", help="the .keras model it came from: map each Keras variable to its buffers")
     p.add_argument("--min-elements", type=int, default=16, help="ignore tensors smaller than this (default 16)")
     p.add_argument("--plot", metavar="PNG", help="write a bar chart of bytes per weight, duplicates marked")
+    p.add_argument("--model-explorer", metavar="JSON",
+                   help="write a Model Explorer overlay (node data) that colours the readers of each duplicate "
+                   "group: model-explorer ARTIFACT --node_data_paths=JSON")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -40,5 +43,9 @@ def run(args: argparse.Namespace) -> int:
         from edgeshare.cli.plot import plot_weights
 
         plot_weights(rep.to_dict(), args.plot, args.artifact)
+    if args.model_explorer:
+        from edgeshare.converters.verify.overlay import write_overlay
+
+        write_overlay(args.artifact, rep, args.model_explorer)
     emit_json(args.json, rep.to_dict())
     return 0 if rep.ok else 1

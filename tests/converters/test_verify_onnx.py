@@ -73,30 +73,42 @@ def test_shared_initializer_is_clean():
 
 
 @pytest.mark.parametrize(
-    "copy, kind, wasted, perm",
+    "copy, kind, kept, wasted, perm",
     [
-        ("exact", "exact", E.nbytes, None),
-        ("transposed", "transposed", E.nbytes, [1, 0]),
-        ("int8", "requantized", E.size, None),
-        ("int8_transposed", "requantized", E.size, [1, 0]),
-        ("fp16", "requantized", E.size * 2, None),
+        ("exact", "exact", "E", E.nbytes, None),
+        ("transposed", "transposed", "E", E.nbytes, [1, 0]),
+        # The floor keeps the copy a repair keeps: the int8 copy, which the float Gather reads dequantized.
+        ("int8", "requantized", "E_q", E.nbytes, None),
+        # Transposed and requantized at once: no rule merges it, so the smaller copy is the one listed as kept.
+        ("int8_transposed", "requantized", "E_q", E.nbytes, [1, 0]),
+        ("fp16", "requantized", "E", E.size * 2, None),  # Cast readers read the float32 copy instead
     ],
 )
-def test_broken_copy_is_found(copy, kind, wasted, perm):
+def test_broken_copy_is_found(copy, kind, kept, wasted, perm):
     rep = verify(tied(copy))
     assert len(rep.groups) == 1, rep.groups
     g = rep.groups[0]
     assert g.kind == kind
     assert g.wasted_bytes == wasted == rep.duplicate_bytes
-    assert g.tensors[0].name == "E" and g.tensors[0].relation == "kept"
+    assert g.tensors[0].name == kept and g.tensors[0].relation == "kept"
     assert g.tensors[1].perm == perm
     assert not rep.ok
 
 
+def test_a_float_copy_transposed_beside_an_int8_one_is_left_with_its_reason():
+    """No rule reads an int8 copy dequantized and transposed at once (a Gather needs the table's layout):
+    the repair leaves it and says so, rather than feed the Gather a transposed table."""
+    rep = verify(tied("int8_transposed"))
+    [left] = rep.repair_leaves
+    assert left.reason == "transposed and requantized at once" and left.tensor == "E"
+    assert rep.repair_reaches_bytes == rep.weight_bytes
+
+
 def test_int8_copy_reports_its_dequantization():
     g = verify(tied("int8")).groups[0]
-    assert g.tensors[1].quantization.startswith("per-channel (40 scales, axis 0)")
-    assert any(c.startswith("DequantizeLinear") and c.endswith("Gemm") for c in g.tensors[1].consumers)
+    q = next(t for t in g.tensors if t.dtype == "int8")
+    assert q.quantization.startswith("per-channel (40 scales, axis 0)")
+    assert any(c.startswith("DequantizeLinear") and c.endswith("Gemm") for c in q.consumers)
 
 
 def test_different_weight_of_the_same_shape_is_not_grouped():

@@ -185,58 +185,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 # ---------------------------------------------------------------------------- failures known today
 
-_SPARSE = "exits 2 on a valid sparse TFLite that LiteRT runs: '{}' (the reader ignores Tensor.sparsity)"
-_SPARSE_POSE = _SPARSE.format("buffer 16 holds 96 values of float16 but its tensor has shape [16, 1, 1, 24]")
-_SPARSE_FACE = _SPARSE.format("buffer 15 holds 77 values of float16 but its tensor has shape [8, 1, 1, 32]")
-_FEED = "exits 3 with nothing to merge: its numerics feed sizes each dynamic axis 1, which the model cannot run: '{}'"
-_AEQ_FLOOR = (
-    "floor mismatch: verify's floor 2691072 B keeps the float32 copy of the embedding, repair keeps the int8 "
-    "copy and writes 771072 B (input 3331072 B)"
-)
-_SPARSE_FILES = ["mediapipe/pose_detection.tflite", "mediapipe/face_detection_full_range_sparse.tflite"]
-KNOWN: dict[tuple[str, str], str] = {
-    ("verify", "mediapipe/pose_detection.tflite"): "verify " + _SPARSE_POSE,
-    ("verify", "mediapipe/face_detection_full_range_sparse.tflite"): "verify " + _SPARSE_FACE,
-    ("verify", "generated/tflite_converter_tied_lm_int8.tflite"): (
-        "missed copy: buffer 12 ~ buffer 13 (the int8 GATHER and FULLY_CONNECTED copies of the embedding, "
-        "cosine 0.99994; 30 of 640000 GATHER values saturated at the int8 limits)"
-    ),
-    ("repair", "mediapipe/pose_detection.tflite"): "repair " + _SPARSE_POSE,
-    ("repair", "mediapipe/face_detection_full_range_sparse.tflite"): "repair " + _SPARSE_FACE,
-    ("repair", "mediapipe/face_landmark_with_attention.tflite"): (
-        "repair exits 3: 'RuntimeError: Encountered unresolved custom op: Landmarks2TransformMatrix.' (its "
-        "numerics check runs the file, which LiteRT cannot)"
-    ),
-    ("repair", "nudenet/320n.onnx"): "repair " + _FEED.format(
-        "Concat node '/model.11/Concat': Non concat axis dimensions must match: Axis 2 has mismatched dimensions "
-        "of 1 and 2"
-    ),
-    ("repair", "openwakeword/melspectrogram.tflite"): "repair " + _FEED.format(
-        "RuntimeError: XNNPack delegate failed to reshape runtimeNode number 27"
-    ),
-    ("repair", "openwakeword/melspectrogram.onnx"): "repair " + _FEED.format(
-        "Conv node 'Conv_3': Invalid input shape: {1}"
-    ),
-    ("repair", "silero-vad/silero_vad.onnx"): "repair " + _FEED.format(
-        "Pad node 'If_0_else_branch__Inline_0__/stft/padding/Pad': Pad reflect requires axis length >= 2"
-    ),
-    ("repair", "silero-vad/silero_vad_half.onnx"): "repair " + _FEED.format(
-        "Pad node '/stft/padding/Pad': Pad reflect requires axis length >= 2 after slicing. Input shape:{1,1}"
-    ),
-    ("repair", "silero-vad/silero_vad_op18_ifless.onnx"): "repair " + _FEED.format(
-        "Pad node 'node_pad_2': Pad reflect requires axis length >= 2 after slicing. Input shape:{1,1}"
-    ),
-    ("repair", "openwakeword/silero_vad.onnx"): (
-        "repair exits 2 on its own output: 'invalid ONNX model: Nodes in a graph must be topologically sorted, "
-        "however input '1000' of node: ...' (its 13 groups pair initializers of an If's two branches)"
-    ),
-    ("repair", "generated/ai_edge_quantizer_tied_lm_dynamic_wi8_afp32.tflite"): _AEQ_FLOOR,
-    ("repair", "generated/ai_edge_quantizer_tied_lm_weight_only_wi8_afp32.tflite"): _AEQ_FLOOR,
-    ("repair", "generated/ort_static_qdq_tied_lm.onnx"): (
-        "repair exits 1 and writes the file unchanged (1433656 B, floor 793656 B): skipped 'DequantizeLinear reads "
-        "the transposed integer copy (only MatMulInteger can become QGemm)'"
-    ),
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _params(test: str, suffixes: tuple[str, ...] = (".tflite", ".onnx")) -> list[Any]:

@@ -8,6 +8,9 @@ import numpy as np
 
 from ...formats.onnx_file import OnnxFile
 
+# Why a rule that reads the kept copy in its own layout cannot take a copy stored transposed.
+TRANSPOSED_AND_REQUANTIZED = "transposed and requantized at once"
+
 
 def all_graphs(g: Any) -> list[Any]:
     out = [g]
@@ -60,6 +63,56 @@ class Graph:
             for vi in list(coll):
                 if vi.name == name:
                     coll.remove(vi)
+
+    def parent_of(self, g: Any) -> Any | None:
+        """The graph whose node holds `g` as an attribute (None for the main graph)."""
+        for outer in self.graphs:
+            for n in outer.node:
+                for a in n.attribute:
+                    if (a.type == a.GRAPH and a.g is g) or (a.type == a.GRAPHS and any(x is g for x in a.graphs)):
+                        return outer
+        return None
+
+    def scope(self, g: Any) -> list[Any]:
+        """`g` and the graphs that enclose it, innermost first."""
+        out = [g]
+        while (p := self.parent_of(out[-1])) is not None:
+            out.append(p)
+        return out
+
+    def make_visible(self, kept: str, member: str) -> str | None:
+        """Make the initializer `kept` visible to every reader of `member` (ONNX scoping: a graph sees its
+        own names and those of the graphs enclosing it). When the two sit in different subgraphs (the two
+        branches of an If), `kept` moves to the innermost graph enclosing both, with the other initializers
+        its readers take (scales, zero points). Returns why it cannot, or None."""
+        gk, gm = self.inits[kept][0], self.inits[member][0]
+        outer_of_member = [id(x) for x in self.scope(gm)]
+        target = next(x for x in self.scope(gk) if id(x) in outer_of_member)
+        if target is gk:
+            return None
+        if target is self.model.graph and self.model.ir_version < 4:
+            return "the copies sit in different subgraphs and IR version < 4 needs main-graph initializers as inputs"
+        names = [kept, *sorted({x for _, n, _ in self.uses(kept) for x in n.input
+                                if x in self.inits and x != kept and self.inits[x][0] is gk})]
+        inner = all_graphs(gk)  # kept alive while ids are compared: protobuf wrappers are reused by identity
+        inner_ids = {id(x) for x in inner}
+        around = [x for x in all_graphs(target) if id(x) not in inner_ids]
+        elsewhere = {x for g in around
+                     for x in [*(t.name for t in g.initializer), *(o for n in g.node for o in n.output),
+                               *(i.name for i in g.input)]}
+        clash = [x for x in names if x in elsewhere]
+        if clash:
+            return f"the copies sit in different subgraphs and {clash[0]!r} is defined in both"
+        for name in names:
+            g, t = self.inits[name]
+            g.initializer.remove(t)
+            for coll in (g.input, g.value_info):
+                for vi in list(coll):
+                    if vi.name == name:
+                        coll.remove(vi)
+            target.initializer.append(t)
+            self.inits[name] = (target, t)
+        return None
 
     def insert_before(self, g: Any, node: Any, new: Any) -> None:
         nodes = list(g.node)

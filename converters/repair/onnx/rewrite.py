@@ -17,7 +17,7 @@ from ...formats.onnx_file import OnnxFile, read_onnx
 from ...formats.source import Source, open_source
 from ...formats.weights import StoredWeight
 from ...verify.matching import Group, find_groups
-from ..plan import MergedCopy, Outcome, Plan, SkippedCopy, choose_kept
+from ..plan import HELD_BACK, Allow, MergedCopy, Outcome, Plan, SkippedCopy, allow_all, choose_kept
 from .graph import Graph
 from .rules import COPY_RULES
 
@@ -31,7 +31,17 @@ def _rank(g: Graph, members: list[StoredWeight]) -> Any:
     return rank
 
 
-def plan_and_rewrite(f: OnnxFile, groups: list[Group]) -> tuple[Graph, Plan]:
+def _visibility(m: Graph, c: Any) -> str | None:
+    """Why the kept initializer cannot be made visible to the copy's readers, or None."""
+    k, w = str(c.kept.ref), str(c.member.ref)
+    if k not in m.inits or w not in m.inits:
+        return None  # Constant nodes: their rule keeps them
+    return m.make_visible(k, w)
+
+
+def plan_and_rewrite(f: OnnxFile, groups: list[Group], allow: Allow = allow_all) -> tuple[Graph, Plan]:
+    """Apply the rules to every group (editing `f.model` in place); `allow(rule, group)` may hold a rule
+    back in a group."""
     m = Graph(f)
     plan = Plan()
     for gi, group in enumerate(groups):
@@ -40,25 +50,30 @@ def plan_and_rewrite(f: OnnxFile, groups: list[Group]) -> tuple[Graph, Plan]:
         if chosen is None:
             continue
         kept, outcome = chosen
+        plan.kept[gi] = kept.key
         for c, rule, why in outcome:
             if why is not None or rule is None:
                 plan.skipped.append(SkippedCopy(gi, c.member.name, c.member.nbytes, why or "no rule"))
-                continue
-            plan.merged.append(MergedCopy(gi, c.relation, kept.name, c.member.name, c.member.nbytes,
-                                          rule.apply(c, m), rule.name))
+            elif not allow(rule.name, gi):
+                plan.skipped.append(SkippedCopy(gi, c.member.name, c.member.nbytes, HELD_BACK))
+            elif (hidden := _visibility(m, c)) is not None:
+                plan.skipped.append(SkippedCopy(gi, c.member.name, c.member.nbytes, hidden))
+            else:
+                plan.merged.append(MergedCopy(gi, c.relation, kept.name, c.member.name, c.member.nbytes,
+                                              rule.apply(c, m), rule.name, kept.key, c.member.key))
     return m, plan
 
 
 def rewrite_onnx(source: Source, out: str, *, min_elements: int = 16, groups: list[Group] | None = None,
-                 parsed: OnnxFile | None = None) -> Plan:
+                 parsed: OnnxFile | None = None, allow: Allow = allow_all) -> Plan:
     """Merge duplicate weights of an .onnx into `out`. `groups` and `parsed` may come from an earlier
-    `verify` of the same source (a parsed file handed in stays open)."""
+    `verify` of the same source (a parsed file handed in stays open, and its model is edited in place)."""
     src = parsed.source if parsed is not None else open_source(source)
     try:
         f = parsed if parsed is not None else read_onnx(src)
         if groups is None:
             groups = find_groups(f.stored_weights(), min_elements=min_elements)
-        m, plan = plan_and_rewrite(f, groups)
+        m, plan = plan_and_rewrite(f, groups, allow)
         write(m, f, out)
         return plan
     finally:

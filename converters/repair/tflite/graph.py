@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ...formats.tflite_file import TFLiteFile
+from ...formats.tflite_writer import load_model
 from ...formats.weights import StoredWeight
 from ..plan import Copy
 
@@ -38,7 +39,7 @@ class Graph:
         s = schema()
         self.s = s
         self.tfl = tfl
-        self.model = s.ModelT.InitFromPackedBuf(tfl.source.data, 0)
+        self.model = load_model(tfl)
         names = {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)}
         self.opnames = [names.get(max(c.builtinCode, c.deprecatedBuiltinCode), "?") for c in self.model.operatorCodes]
         self.type_names = {v: k for k, v in vars(s.TensorType).items() if not k.startswith("_") and isinstance(v, int)}

@@ -14,34 +14,32 @@ from typing import Any
 from edgeshare.errors import InvalidInputError
 
 from ...formats.source import Source, open_source
-from ...formats.tflite_file import TFLiteFile, read_tflite
+from ...formats.tflite_file import FLOAT_DTYPES, NUMERIC_DTYPES, TFLiteFile, dtype_name, read_tflite
 from ...formats.tflite_writer import write_tflite
 from ...formats.weights import StoredWeight
 from ...verify.matching import Group, find_groups
-from ..plan import MergedCopy, Outcome, Plan, SkippedCopy, choose_kept
-from .graph import Graph, ints, qaxis
+from ..plan import HELD_BACK, Allow, KeptChange, MergedCopy, Outcome, Plan, SkippedCopy, allow_all, choose_kept
+from .graph import Graph, ints, qaxis, scales
 from .rules import COPY_RULES, GROUP_RULES, KEPT_RULES
 
-Allow = Callable[[str, int], bool]  # (rule name, group index) -> whether a guarded rule may run
 
-
-def _allow_all(rule: str, group: int) -> bool:
-    return True
-
-
-def _rank(g: Graph, members: list[StoredWeight]) -> Callable[[StoredWeight, Outcome], tuple[Any, ...]]:
-    """Keep the copy into which the most bytes merge, then the smallest, then a per-channel one."""
+def _rank(g: Graph, group: Group, members: list[StoredWeight]) -> Callable[[StoredWeight, Outcome], tuple[Any, ...]]:
+    """Keep the copy into which the most bytes merge, then the smallest, then one that need not be
+    re-stored (a kept rule requantizes it), then the fewest added ops (a rule's `cost`), then a
+    per-channel one."""
 
     def rank(k: StoredWeight, outcome: Outcome) -> tuple[Any, ...]:
         saved = sum(c.member.nbytes for c, _, why in outcome if why is None)
-        return (-saved, k.nbytes, qaxis(g.first_tensor(k)) is None, members.index(k))
+        restored = any(kr.applies(k, group, g) for kr in KEPT_RULES)
+        cost = sum(getattr(rule, "cost", 0) for _, rule, why in outcome if why is None)
+        return (-saved, k.nbytes, restored, cost, qaxis(g.first_tensor(k)) is None, members.index(k))
 
     return rank
 
 
-def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group], allow: Allow = _allow_all) -> tuple[Graph, Plan]:
-    """Apply the rules to every group; `allow` decides which guarded rules (those that change the
-    arithmetic) may run on which group."""
+def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group], allow: Allow = allow_all) -> tuple[Graph, Plan]:
+    """Apply the rules to every group; `allow(rule, group)` may hold a rule back in a group (the driver
+    does so for merges that moved the outputs too much)."""
     g = Graph(tfl)
     plan = Plan()
     # Weights first, int32 biases last: a bias group can merge only once its ops share one weight.
@@ -51,34 +49,38 @@ def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group], allow: Allow = _allow
         members = [m.weight for m in group.members]
         claimed = next((r for r in GROUP_RULES if r.applies(group, g)), None)
         if claimed is not None:
-            if getattr(claimed, "guarded", False) and not allow(claimed.name, gi):
+            plan.kept[gi] = members[0].key
+            if not allow(claimed.name, gi):
                 notes: list[str] = []
-                why: str | None = f"{claimed.name}: the outputs moved more than the repair allows"
+                why: str | None = HELD_BACK
             else:
                 notes, why = claimed.apply(group, g)
             if why is not None:
                 plan.skipped += [SkippedCopy(gi, w.name, w.nbytes, why) for w in members[1:]]
             else:
-                plan.merged += [MergedCopy(gi, "requantized", members[0].name, w.name, w.nbytes, notes, claimed.name)
-                                for w in members[1:]]
+                plan.merged += [MergedCopy(gi, "requantized", members[0].name, w.name, w.nbytes, notes, claimed.name,
+                                           members[0].key, w.key) for w in members[1:]]
             continue
-        chosen = choose_kept(group, gi, COPY_RULES, g, _rank(g, members),
+        chosen = choose_kept(group, gi, COPY_RULES, g, _rank(g, group, members),
                              eligible=lambda w: g.first_tensor(w) is not None, unrelated="requantized")
         if chosen is None:
             continue
         kept, outcome = chosen
-        lead: list[str] = []
-        if any(why is None for _, _, why in outcome):
+        plan.kept[gi] = kept.key
+        todo = [(c, rule) for c, rule, why in outcome if why is None and rule is not None and allow(rule.name, gi)]
+        if todo:
             for kr in KEPT_RULES:
                 if kr.applies(kept, group, g):
-                    lead += kr.apply(kept, group, g)
+                    plan.kept_changes += [KeptChange(gi, kept.name, kept.key, note, kr.name)
+                                          for note in kr.apply(kept, group, g)]
         for c, rule, why in outcome:
             if why is not None or rule is None:
                 plan.skipped.append(SkippedCopy(gi, c.member.name, c.member.nbytes, why or "no rule"))
-                continue
-            notes = lead + rule.apply(c, g)
-            lead = []
-            plan.merged.append(MergedCopy(gi, c.relation, kept.name, c.member.name, c.member.nbytes, notes, rule.name))
+            elif not allow(rule.name, gi):
+                plan.skipped.append(SkippedCopy(gi, c.member.name, c.member.nbytes, HELD_BACK))
+            else:
+                plan.merged.append(MergedCopy(gi, c.relation, kept.name, c.member.name, c.member.nbytes,
+                                              rule.apply(c, g), rule.name, kept.key, c.member.key))
     return g, plan
 
 
@@ -125,9 +127,31 @@ def compact(g: Graph) -> dict[int, int]:
     return bmap
 
 
+def weight_bytes(g: Graph, bmap: dict[int, int]) -> int:
+    """The weight bytes `verify` would count in the model `g` holds after `compact` (which returned
+    `bmap`): every buffer with data whose first viewing tensor is a float or quantized constant."""
+    inverse = {new: old for old, new in bmap.items()}
+    seen: set[int] = set()
+    total = 0
+    for sg in g.model.subgraphs:
+        for t in sg.tensors or []:
+            b = int(t.buffer)
+            if b <= 0 or b in seen or t.isVariable or t.externalBuffer:
+                continue
+            dtype = dtype_name(g.type_name(t) or "")
+            data = g.data_of(inverse.get(b, b)) if dtype in NUMERIC_DTYPES else None
+            n = 0 if data is None else memoryview(data).nbytes
+            if not n:
+                continue
+            seen.add(b)
+            if dtype in FLOAT_DTYPES or scales(t) is not None:
+                total += n
+    return total
+
+
 def rewrite_tflite(
     source: Source, out: str | None = None, *, layout: str = "auto", min_elements: int = 16,
-    groups: list[Group] | None = None, parsed: TFLiteFile | None = None, allow: Allow = _allow_all,
+    groups: list[Group] | None = None, parsed: TFLiteFile | None = None, allow: Allow = allow_all,
 ) -> tuple[bytes | None, Plan]:
     """Merge duplicate weights of a .tflite. Returns (bytes or None when written to `out`, the plan).
 

@@ -16,6 +16,7 @@ from edgeshare.converters.repair import repair
 from edgeshare.converters.repair.onnx.rules import COPY_RULES
 from edgeshare.converters.repair.onnx.rules.constant_node import REASON
 from edgeshare.converters.runtime import OnnxRunner
+from tests.converters.test_onnx_repair_scopes import static_qdq
 from tests.converters.test_verify_onnx import E
 from tests.converters.test_verify_onnx import tied as onnx_tied
 
@@ -138,6 +139,8 @@ CASES = {
                                 lambda t: _float_transposed_and_int8("int8")),
     "float_reads_dequantized": (lambda t: onnx_tied("shared"), lambda t: onnx_tied("int8")),
     "float16_cast": (lambda t: onnx_tied("shared"), lambda t: onnx_tied("fp16")),
+    "transposed_dequantized": (lambda t: static_qdq(False).SerializeToString(),
+                               lambda t: static_qdq(True).SerializeToString()),
 }
 
 

@@ -12,12 +12,14 @@ from .float16_cast import Float16Cast
 from .float_reads_dequantized import FloatReadsDequantized
 from .integer_reader_scale_swap import IntegerReaderScaleSwap
 from .qgemm_transposed_integer import QGemmTransposedInteger
+from .transposed_dequantized import TransposedDequantized
 from .transposed_readers import TransposedReaders
 
 COPY_RULES = [
     ConstantNode(),
     ExactInitializer(),
     TransposedReaders(),
+    TransposedDequantized(),
     QGemmTransposedInteger(),
     IntegerReaderScaleSwap(),
     DequantizeKeptParams(),

@@ -4,7 +4,7 @@ the kept copy with the kept copy's own scale, zero point and axis."""
 from __future__ import annotations
 
 from ...plan import Copy
-from ..graph import Graph, drop_unused, qparams, set_attr
+from ..graph import TRANSPOSED_AND_REQUANTIZED, Graph, drop_unused, qparams, set_attr
 
 
 class DequantizeKeptParams:
@@ -14,6 +14,8 @@ class DequantizeKeptParams:
         return copy.relation == "requantized" and copy.member.quant is not None and copy.kept.quant is not None
 
     def obstacle(self, copy: Copy, graph: Graph) -> str | None:
+        if copy.perm is not None:
+            return TRANSPOSED_AND_REQUANTIZED
         if qparams(graph, str(copy.kept.ref)) is None:
             return "the kept integer copy's scale is not an initializer next to it"
         if any(not (n.op_type == "DequantizeLinear" and slot == 0) for _, n, slot in graph.uses(str(copy.member.ref))):

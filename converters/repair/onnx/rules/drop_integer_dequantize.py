@@ -4,7 +4,7 @@ weight itself."""
 from __future__ import annotations
 
 from ...plan import Copy
-from ..graph import Graph, drop_unused, non_dq_readers
+from ..graph import TRANSPOSED_AND_REQUANTIZED, Graph, drop_unused, non_dq_readers
 
 
 class DropIntegerDequantize:
@@ -14,6 +14,8 @@ class DropIntegerDequantize:
         return copy.relation == "requantized" and copy.member.quant is not None and copy.kept.quant is None
 
     def obstacle(self, copy: Copy, graph: Graph) -> str | None:
+        if copy.perm is not None:
+            return TRANSPOSED_AND_REQUANTIZED
         if non_dq_readers(graph, str(copy.member.ref)):
             return "the integer copy is read by ops other than DequantizeLinear"
         return None

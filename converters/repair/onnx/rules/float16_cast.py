@@ -4,7 +4,7 @@ weight."""
 from __future__ import annotations
 
 from ...plan import Copy
-from ..graph import Graph, drop_unused
+from ..graph import TRANSPOSED_AND_REQUANTIZED, Graph, drop_unused
 
 
 class Float16Cast:
@@ -15,6 +15,8 @@ class Float16Cast:
                 and copy.kept.dtype == "float32" and copy.member.quant is None)
 
     def obstacle(self, copy: Copy, graph: Graph) -> str | None:
+        if copy.perm is not None:
+            return TRANSPOSED_AND_REQUANTIZED
         if all(n.op_type == "Cast" for _, n, _ in graph.uses(str(copy.member.ref))):
             return None
         return "float16 copy read by non-Cast ops"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...plan import Copy
-from ..graph import Graph, set_attr
+from ..graph import TRANSPOSED_AND_REQUANTIZED, Graph, set_attr
 
 
 class FloatReadsDequantized:
@@ -16,6 +16,8 @@ class FloatReadsDequantized:
         return copy.relation == "requantized" and copy.member.quant is None and copy.kept.quant is not None
 
     def obstacle(self, copy: Copy, graph: Graph) -> str | None:
+        if copy.perm is not None:
+            return TRANSPOSED_AND_REQUANTIZED
         if not copy.kept.scale_known:
             return "the kept integer copy's scale is applied downstream (MatMulInteger)"
         return None

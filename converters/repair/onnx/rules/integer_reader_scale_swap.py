@@ -5,7 +5,7 @@ the kept weight, its zero point and its downstream scale."""
 from __future__ import annotations
 
 from ...plan import Copy
-from ..graph import Graph, drop_unused, integer_reader_scales
+from ..graph import TRANSPOSED_AND_REQUANTIZED, Graph, drop_unused, integer_reader_scales
 
 
 class IntegerReaderScaleSwap:
@@ -19,7 +19,7 @@ class IntegerReaderScaleSwap:
                 and integer_reader_scales(graph, str(k.ref)) is not None)
 
     def obstacle(self, copy: Copy, graph: Graph) -> str | None:
-        return None
+        return TRANSPOSED_AND_REQUANTIZED if copy.perm is not None else None
 
     def apply(self, copy: Copy, graph: Graph) -> list[str]:
         m, kname, wname = graph, str(copy.kept.ref), str(copy.member.ref)

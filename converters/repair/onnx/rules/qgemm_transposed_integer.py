@@ -13,7 +13,7 @@ import numpy as np
 from edgeshare.errors import InvalidInputError
 
 from ...plan import Copy
-from ..graph import Graph, asymmetric, drop_unused, qgemm_chain, qparams
+from ..graph import TRANSPOSED_AND_REQUANTIZED, Graph, asymmetric, drop_unused, qgemm_chain, qparams
 
 
 class QGemmTransposedInteger:
@@ -25,7 +25,7 @@ class QGemmTransposedInteger:
     def obstacle(self, copy: Copy, graph: Graph) -> str | None:
         k, w = copy.kept, copy.member
         if tuple(copy.perm or ()) != (1, 0) or w.quant is None or k.quant is None:
-            return "transposed and requantized at once"
+            return TRANSPOSED_AND_REQUANTIZED
         if qparams(graph, str(k.ref)) is None:
             return "the kept integer copy's scale is not an initializer next to it"
         for _, node, slot in graph.uses(str(w.ref)):

@@ -27,12 +27,12 @@ class TransposedReaders:
         return runtime_transposes(graph, str(copy.member.ref), tuple(copy.perm or ()))
 
     def apply(self, copy: Copy, graph: Graph) -> list[str]:
-        notes = _rewrite_transposed_readers(graph, str(copy.kept.ref), str(copy.member.ref), tuple(copy.perm or ()))
+        notes = rewrite_transposed_readers(graph, str(copy.kept.ref), str(copy.member.ref), tuple(copy.perm or ()))
         graph.remove_initializer(str(copy.member.ref))
         return notes
 
 
-def _rewrite_transposed_readers(m: Graph, k: str, mname: str, perm: tuple[int, ...]) -> list[str]:
+def rewrite_transposed_readers(m: Graph, k: str, mname: str, perm: tuple[int, ...]) -> list[str]:
     """Rewrite every reader of `mname` (== transpose(k, perm)) to read `k`."""
     from onnx import helper
 

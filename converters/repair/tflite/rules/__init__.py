@@ -11,18 +11,22 @@ from __future__ import annotations
 from .exact_copy import ExactCopy
 from .float16_dequantize import Float16Dequantize
 from .float_reads_dequantize import FloatReadsDequantize
+from .gather_per_channel_table import GatherPerChannelTable
 from .requantized_integer import RequantizedInteger
 from .shared_int8_bias import SharedInt8Bias
+from .sparse_copy import SparseCopy
 from .symmetric_kept_table import SymmetricKeptTable
 from .transposed_batch_matmul import TransposedBatchMatmul
 
 GROUP_RULES = [SharedInt8Bias()]
 KEPT_RULES = [SymmetricKeptTable()]
 COPY_RULES = [
+    SparseCopy(),
     ExactCopy(),
     TransposedBatchMatmul(),
     FloatReadsDequantize(),
     Float16Dequantize(),
+    GatherPerChannelTable(),
     RequantizedInteger(),
 ]
 
