@@ -10,6 +10,7 @@ from typing import Any
 from edgeshare.converters.formats.onnx_file import read_onnx
 from edgeshare.converters.formats.source import open_source, sniff_format
 from edgeshare.converters.formats.tflite_file import read_tflite
+from edgeshare.errors import InvalidInputError
 
 
 def artifact_format(path: str) -> str:
@@ -21,6 +22,20 @@ def artifact_format(path: str) -> str:
         else:
             read_onnx(src).close()
     return fmt
+
+
+def weight_bytes(path: str) -> int | None:
+    """Bytes of the weights stored in the file (float data and quantized integers), as `verify` counts them."""
+    from edgeshare.converters.verify.verifier import is_weight, load_weights
+
+    try:
+        _fmt, _size, weights, handle = load_weights(path)
+    except InvalidInputError:
+        return None
+    try:
+        return sum(w.nbytes for w in weights if is_weight(w))
+    finally:
+        handle.source.close()
 
 
 def load_report(artifact: str) -> dict[str, Any] | None:

@@ -49,13 +49,19 @@ def test_adb_command_lines_are_exactly_what_benchmark_model_expects(tmp_path, mo
     assert not canary.exists(), "a shell metacharacter in the file name ran a command on the device"
 
     calls = recorded(rec["folder"])
-    [bm] = benchmark_model_calls(rec["folder"])
-    wd = bm["cwd"]
+    first, measured = benchmark_model_calls(rec["folder"])
+    wd = first["cwd"]
     assert wd.startswith(f"{phone_dir}/edgeshare-")
     name = os.path.basename(hostile_tflite)
-    q = "'" + f"{wd}/{name}".replace("'", "'\\''") + "'"
-    qg = "'--graph=" + f"{wd}/{name}".replace("'", "'\\''") + "'"
+    cache = f"{wd}/{HOSTILE_STEM}.xnnpack_cache"
+
+    def q(text: str) -> str:  # how the device shell line quotes a word (POSIX single quotes)
+        return "'" + text.replace("'", "'\\''") + "'"
+
     qwd = "'" + wd + "'"  # the phone folder here has a space; /data/local/tmp would stay bare
+    run = (f"cd {qwd} && taskset 1 {qwd[:-1]}/benchmark_model' {q('--graph=' + wd + '/' + name)} --num_threads=2 "
+           f"--warmup_runs=1 --num_runs=5 --use_xnnpack=true {q('--xnnpack_weight_cache_file_path=' + cache)} "
+           "--enable_op_profiling=true 2>&1")
     assert calls == [
         ["devices"],
         ["-s", "R58M123", "shell", ANDROID_INFO_SCRIPT],
@@ -63,18 +69,24 @@ def test_adb_command_lines_are_exactly_what_benchmark_model_expects(tmp_path, mo
         ["-s", "R58M123", "push", rec["binary"], f"{wd}/benchmark_model"],
         ["-s", "R58M123", "shell", f"chmod 755 {qwd[:-1]}/benchmark_model'"],
         ["-s", "R58M123", "push", hostile_tflite, f"{wd}/{name}"],
-        ["-s", "R58M123", "shell",
-         f"cd {qwd} && taskset 1 {qwd[:-1]}/benchmark_model' {qg} --num_threads=2 --warmup_runs=1 --num_runs=5 "
-         "--use_xnnpack=true --enable_op_profiling=true 2>&1"],
-        ["-s", "R58M123", "shell", f"rm -f -- {q}"],
+        ["-s", "R58M123", "shell", run],  # the first launch writes the weight cache
+        ["-s", "R58M123", "shell", f"wc -c {q(cache)}"],  # which must be there and not empty
+        ["-s", "R58M123", "shell", run],  # the measured launch maps it
+        ["-s", "R58M123", "shell", f"rm -f -- {q(wd + '/' + name)} {q(cache)}"],
         ["-s", "R58M123", "shell", f"rm -rf -- {qwd}"],
     ]
     # What benchmark_model itself received once the device shell parsed that line: one argv per flag.
-    assert bm["argv"] == [f"--graph={wd}/{name}", "--num_threads=2", "--warmup_runs=1", "--num_runs=5",
-                          "--use_xnnpack=true", "--enable_op_profiling=true"]
-    assert bm["cwd"] == wd
-    assert not os.path.exists(wd)  # everything pushed was removed
+    expected = [f"--graph={wd}/{name}", "--num_threads=2", "--warmup_runs=1", "--num_runs=5", "--use_xnnpack=true",
+                f"--xnnpack_weight_cache_file_path={cache}", "--enable_op_profiling=true"]
+    assert first["argv"] == measured["argv"] == expected
+    assert first["cwd"] == measured["cwd"] == wd
+    assert not os.path.exists(wd)  # everything pushed was removed, the cache too
 
+    # The second launch is reported; the first (which packed the weights into the cache) is the first launch.
+    assert row["init_ms"] == pytest.approx(1.877) and row["first_launch"]["init_ms"] == pytest.approx(18.777)
+    assert row["ram_mb"] == pytest.approx(9.36135) and row["peak_ram_mb"] == pytest.approx(18.7227)
+    assert row["setup"] == "benchmark_model+cache" and row["weight_cache"] == cache
+    assert row["ram_to_weight"] == pytest.approx(9.36135 * 2**20 / (8 * 16 * 4))  # the tiny model's 8x16 floats
     assert row["variant"] == f"{HOSTILE_STEM}.tflite" and row["engine"] == "benchmark_model"
     assert row["device"] == "adb:R58M123" and row["delegate"] == "xnnpack"
     assert row["mean_ms"] == pytest.approx(55.0432) and row["p50_ms"] == pytest.approx(54.890)
