@@ -75,7 +75,7 @@ class RuntimeRam:
     runtime: str
     packed: list[PackedWeight]
     packed_bytes: int  # every packed copy held in this configuration
-    file_bytes: int  # weight pages of the model file that stay resident
+    unpacked_bytes: int  # weights held as stored: LiteRT's resident file pages, onnxruntime's initializers
     activation_bytes: int
     total_bytes: int
     ram_to_weight: float
@@ -98,6 +98,25 @@ class RamPrediction:
 
     def to_dict(self) -> dict[str, Any]:
         return finite(asdict(self))
+
+    def summary(self, rows: int = 12) -> dict[str, Any]:
+        """The compact form an export report carries: per runtime its packed copies and predicted ratio, and
+        the `rows` weights that cost the most packed copies."""
+        packed = self.runtimes[0].packed if self.runtimes else []
+        return finite({
+            "weight_bytes": self.weight_bytes,
+            "runtimes": [{
+                "runtime": r.runtime,
+                "label": RUNTIME_LABELS.get(r.runtime, r.runtime),
+                "packed_weights": len(r.packed),
+                "packed_copies": sum(p.copies_with_cache if r.runtime == LITERT_CACHE else p.copies for p in r.packed),
+                "packed_bytes": r.packed_bytes,
+                "total_bytes": r.total_bytes,
+                "ram_to_weight": round(r.ram_to_weight, 3),
+            } for r in self.runtimes],
+            "packed": [asdict(p) for p in packed[:rows]],
+            "notes": self.notes,
+        })
 
 
 LITERT_NO_CACHE = "litert-xnnpack"
@@ -277,12 +296,17 @@ def _onnx(onx: OnnxFile, weight_bytes: int) -> tuple[list[RuntimeRam], list[str]
     on_total = held - freed + prepacked + act
     off_total = held + act
     notes = []
-    shared = [p for p in packed_list if p.copies > 1]
-    if shared:
-        extra = sum(p.packed_bytes * p.copies for p in shared) - sum(
-            p.bytes for p in shared if len(packs[p.name]) == len(consumers.get(p.name, [])))
-        notes.append(f"{len(shared)} weight(s) read by several ops: prepacking holds {sum(p.copies for p in shared)} "
-                     f"packed copies of them, {extra / 2**20:.1f} MiB more than with --ort-prepack off")
+    for p in packed_list:
+        readers = consumers.get(p.name, [])
+        if len(readers) < 2:
+            continue
+        kept = len(packs[p.name]) < len(readers)
+        extra = p.packed_bytes * p.copies - (0 if kept else p.bytes)
+        others = sorted({r.node.op_type for r in readers} - {r.split("#")[0].rsplit("/", 1)[-1] for r in packs[p.name]})
+        notes.append(f"weight {p.name!r} ({p.bytes / 2**20:.1f} MiB) is read by {len(readers)} ops: prepacking holds "
+                     f"{p.copies} packed cop{'y' if p.copies == 1 else 'ies'}"
+                     + (f" beside the original, which {', '.join(others) or 'another op'} still reads" if kept else "")
+                     + f": {extra / 2**20:+.1f} MiB against --ort-prepack off")
     runtimes = [
         RuntimeRam(ORT_PREPACK, packed_list, prepacked, held - freed, act, on_total, _ratio(on_total, weight_bytes),
                    ["a prepacked copy per reading node; the initializer is freed when all its readers prepacked it"]),

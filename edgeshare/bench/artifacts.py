@@ -50,3 +50,30 @@ def load_report(artifact: str) -> dict[str, Any] | None:
         return None
     keys = ("model", "format", "quantize", "mode", "file_bytes", "weight_bytes", "floor_bytes", "duplicate_bytes")
     return {k: rep[k] for k in keys if k in rep} if isinstance(rep, dict) else None
+
+
+def predicted_ram(artifact: str, result: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
+    """What `edgeshare verify --ram` predicts for the runtime setup a result ran with, and its notes."""
+    from edgeshare.converters.verify import ram
+
+    fmt = result.get("format")
+    if fmt == "onnx":
+        key = ram.ORT_PREPACK if result.get("ort_prepack") is not False else ram.ORT_NO_PREPACK
+    elif result.get("weight_cache"):
+        key = ram.LITERT_CACHE
+    elif result.get("delegate") == "xnnpack":
+        key = ram.LITERT_NO_CACHE
+    else:
+        return None, []  # built-in kernels, GPU, NPU: no XNNPACK packing to predict
+    try:
+        pred = ram.predict_ram(artifact, signature=result.get("signature") if fmt == "tflite" else None)
+    except (InvalidInputError, KeyError, IndexError, ValueError):
+        return None, []
+    r = pred.runtime(key)
+    copies = sum(p.copies_with_cache if key == ram.LITERT_CACHE else p.copies for p in r.packed)
+    summary = {"runtime": key, "ram_mb": r.total_bytes / 2**20, "ram_to_weight": r.ram_to_weight,
+               "packed_weights": len(r.packed), "packed_copies": copies}
+    notes = [n for n in pred.notes if not n.startswith("signature ")]
+    if key == ram.LITERT_CACHE:
+        notes = []  # the cache is what removes the extra copies the notes count
+    return summary, notes

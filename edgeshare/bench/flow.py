@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from edgeshare.bench.artifacts import artifact_format, load_report, weight_bytes
+from edgeshare.bench.artifacts import artifact_format, load_report, predicted_ram, weight_bytes
 from edgeshare.bench.engines import BenchmarkRunError, Engine, engine_for
 from edgeshare.bench.engines.base import Invocation, ProgressFn
 from edgeshare.bench.memory import weight_ratio
@@ -152,6 +152,7 @@ class BenchSession:
             "timestamp": _now(),
         })
         res.update(weight_ratio(res.get("ram_mb"), res["weight_bytes"]))
+        res["ram_predicted"], res["ram_notes"] = predicted_ram(artifact, res)
         return res
 
     def _check_written(self, path: str, step: Invocation) -> None:

@@ -19,6 +19,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--model", help="the .keras model it came from: map each Keras variable to its buffers")
     p.add_argument("--min-elements", type=int, default=16, help="ignore tensors smaller than this (default 16)")
     p.add_argument("--plot", metavar="PNG", help="write a bar chart of bytes per weight, duplicates marked")
+    p.add_argument("--ram", action="store_true",
+                   help="also predict the RAM per runtime: which weights get packed, how many packed copies with "
+                   "and without XNNPACK's weight cache (or onnxruntime's prepacking), and ram_to_weight")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -40,5 +43,14 @@ def run(args: argparse.Namespace) -> int:
         from edgeshare.cli.plot import plot_weights
 
         plot_weights(rep.to_dict(), args.plot, args.artifact)
-    emit_json(args.json, rep.to_dict())
+    payload = rep.to_dict()
+    if args.ram:
+        from edgeshare.converters.verify.ram import predict_ram
+
+        payload["ram"] = predict_ram(args.artifact).summary()
+        if human(args):
+            from edgeshare.cli.render_ram import print_ram
+
+            print_ram(payload["ram"])
+    emit_json(args.json, payload)
     return 0 if rep.ok else 1
