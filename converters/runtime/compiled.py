@@ -192,13 +192,27 @@ class CompiledModelRunner(Runner):
         details = self.model.get_output_tensor_details(self._key)
         self._out_shapes = [tuple(int(d) for d in details[s.name]["shape"]) for s in self.outputs]
         self._out_ordered = [self._out_buffers[i] for i in self._out_pos]
-        self._in_caps = [b.capsule for b in self._in_buffers]
-        self._out_caps = [b.capsule for b in self._out_buffers]
-        wrapper = getattr(self.model, "_model", None)
-        run = getattr(wrapper, "RunByIndex", None)
+        sig, ins, outs = self._sig, self._in_buffers, self._out_buffers
+        in_caps, out_caps = [b.capsule for b in ins], [b.capsule for b in outs]
+        run = getattr(getattr(self.model, "_model", None), "RunByIndex", None)
+        model = self.model
         # The bare call a timing loop repeats (the public run_by_index rebuilds the capsule lists each time).
-        self._run = (lambda: run(self._sig, self._in_caps, self._out_caps)) if run is not None else (
-            lambda: self.model.run_by_index(self._sig, self._in_buffers, self._out_buffers))
+        # The closures hold no reference to self, so that dropping the runner frees LiteRT at once (see close).
+        self._run = (lambda: run(sig, in_caps, out_caps)) if run is not None else (
+            lambda: model.run_by_index(sig, ins, outs))
+
+    def close(self) -> None:
+        """Release the compiled model and its buffers now (LiteRT logs its teardown; kept off the output)."""
+        held = [self.__dict__.pop(k, None) for k in ("_run", "_in_buffers", "_out_buffers", "_out_ordered", "model")]
+        if any(h is not None for h in held):
+            try:
+                with quiet_fds():
+                    held.clear()
+            except (OSError, ValueError, TypeError):  # interpreter shutdown: nothing left to keep quiet
+                held.clear()
+
+    def __del__(self) -> None:
+        self.close()
 
     def set_inputs(self, feeds: Mapping[str, np.ndarray]) -> None:
         resized = False

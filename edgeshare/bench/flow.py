@@ -58,6 +58,15 @@ def plan_jobs(artifacts: Sequence[str], delegates: Sequence[str], kind: str,
                 f"on {kind} targets the {fmt} runner offers {', '.join(offered)}; GPU, NNAPI, Hexagon and NPU "
                 f"delegates run on Android (--device adb). Received: delegate={','.join(delegates)}", a)
         jobs += [(a, d) for d in wanted]
+    if kind == "adb" and options is not None:
+        from edgeshare.bench.engines import ENGINES, adb_engine
+
+        engine = ENGINES[adb_engine(options)]
+        offered = getattr(engine, "delegates", DELEGATES)
+        for a, d in jobs:
+            if d not in offered:
+                raise InvalidInputError(f"{engine.name} offers delegates {', '.join(offered)}. Received: delegate={d}",
+                                        a)
     return jobs
 
 
@@ -114,8 +123,9 @@ class BenchSession:
         fmt = artifact_format(artifact)
         remote_model = f"{self.workdir}/{os.path.basename(artifact)}"
         t.push(artifact, remote_model)
-        steps = self.engine.steps(self, remote_model, delegate, progress, fmt)
+        steps: list[Invocation] = []
         try:
+            steps = self.engine.steps(self, remote_model, delegate, progress, fmt)
             parsed = []
             for inv in steps:
                 proc = t.run(inv.argv, cwd=self.workdir, env=inv.env, timeout=self.options.timeout,
@@ -164,8 +174,8 @@ class BenchSession:
             state = "missing" if size is None else "empty"
             raise BenchmarkRunError(
                 f"the XNNPACK weight cache {path} is {state} after the {step.role.replace('_', ' ')}: the runtime did "
-                "not write it (an engine that ignores the cache flag, or no op packed by XNNPACK); measure without "
-                f"it with --weight-cache off. Received: weight_cache={path}", "cache_missing", {"cache": path})
+                "not write it (a build that ignores the cache flag, or a folder it cannot write to); measure "
+                f"without it with --weight-cache off. Received: weight_cache={path}", "cache_missing", {"cache": path})
 
     def _pull_text(self, remote: str | None) -> str | None:
         """The text of a result file the engine left on the target, or None when it left none."""

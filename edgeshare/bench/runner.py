@@ -120,8 +120,8 @@ def _check_cache(path: str | None, cache_run: str | None, when: str) -> None:
             raise RuntimeError(f"the XNNPACK weight cache {path} is {state} before the measured launch; the first "
                                "launch should have written it")
         if when == "after" and cache_run == "build":
-            raise RuntimeError(f"the XNNPACK weight cache {path} is {state} after the first launch: LiteRT did not "
-                               "write it (no op was packed by XNNPACK, or the runtime ignored the path)")
+            raise RuntimeError(f"the XNNPACK weight cache {path} is {state} after the first launch: LiteRT could not "
+                               "write it there and ran without it")
 
 
 def run(path: str, threads: int | None = None, warmup: int = 10, runs: int = 100, delegate: str | None = None,

@@ -173,12 +173,10 @@ def _print_results(results: list[dict[str, Any]], args: argparse.Namespace) -> N
     if not results:
         return
     t = Table(title=f"latency (ms; {args.runs} runs after {args.warmup} warm-up) and RAM (MiB)", title_justify="left")
-    # Only benchmark_model (Android) reports how the delegate applied; the runner's delegate is its name.
-    show_delegation = any(r.get("delegation") for r in results)
     cols = ["variant", "device", "delegate", "runtime", "init", "first", "p50", "p90", "mean", "std", "RAM",
             "x weight", "first launch"]
-    for c in [*cols, *(["delegation"] if show_delegation else [])]:
-        left = c in ("variant", "device", "delegate", "runtime", "delegation")
+    for c in cols:
+        left = c in ("variant", "device", "delegate", "runtime")
         t.add_column(c, justify="left" if left else "right", overflow="fold", no_wrap=c in ("variant", "device"))
     for r in results:
         launch = r.get("first_launch") or {}
@@ -186,9 +184,12 @@ def _print_results(results: list[dict[str, Any]], args: argparse.Namespace) -> N
         t.add_row(esc(r["variant"]), esc(r["device"]), r["delegate"], esc(str(r.get("setup") or "-")),
                   fmt_ms(r.get("init_ms")), fmt_ms(r.get("first_ms")),
                   fmt_ms(r.get("p50_ms")), fmt_ms(r.get("p90_ms")), fmt_ms(r.get("mean_ms")),
-                  fmt_ms(r.get("std_ms")), fmt_mb(r.get("ram_mb")), fmt_ratio(r.get("ram_to_weight")), first,
-                  *([_delegation_cell(r)] if show_delegation else []))
+                  fmt_ms(r.get("std_ms")), fmt_mb(r.get("ram_mb")), fmt_ratio(r.get("ram_to_weight")), first)
     out.print(t)
+    # Only benchmark_model (Android) reports how the delegate applied; the runner's delegate is its name.
+    for r in results:
+        if r.get("delegation"):
+            out.print(f"{esc(r['variant'])} on {esc(r['device'])} [{r['delegate']}]: {_delegation_cell(r)}")
     out.print("RAM: steady RSS after load and the first inference, over a baseline process of the same runtime "
               "(anonymous pages + the model and weight-cache file pages); x weight: over the weights stored in the "
               "file; first launch: the launch that builds the weight cache (init, peak RAM)", markup=False)

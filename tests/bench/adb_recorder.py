@@ -9,7 +9,8 @@
     line, checks that --graph names a TFLite file, and prints benchmark_model's documented output. Given
     `--xnnpack_weight_cache_file_path=FILE` it writes FILE when it is not there (the first launch) and maps
     it when it is (a faster init, a smaller footprint); with "cache_flag": false in the state it plays a
-    build without that flag, which warns "Unconsumed cmdline flags" and writes nothing.
+    build without that flag, which warns "Unconsumed cmdline flags" and writes nothing, and with "silent"
+    one that takes the flag and writes nothing.
 Devices can be unauthorized or vanish after N adb calls ("adb: device 'X' not found").
 """
 
@@ -80,8 +81,9 @@ if not ok:
 logs = state["logs"]
 cache = flags.get("xnnpack_weight_cache_file_path")
 cached = False
-if cache is not None:
-    if not state.get("cache_flag", True):
+mode = state.get("cache_flag", True)
+if cache is not None and mode != "silent":
+    if mode is False:
         print(f"WARN: Unconsumed cmdline flags: --xnnpack_weight_cache_file_path={cache}")
     elif os.path.exists(cache):
         cached = True
@@ -106,7 +108,7 @@ def _script(path: Path, body: str) -> str:
 
 
 def install_recorder(folder: Path, devices: dict[str, str], props: dict[str, dict[str, str]] | None = None,
-                     vanish_after: dict[str, int] | None = None, cache_flag: bool = True,
+                     vanish_after: dict[str, int] | None = None, cache_flag: bool | str = True,
                      tool: str = "benchmark_model") -> dict[str, Any]:
     """Write `adb`, `getprop` and a benchmark_model stand-in into `folder`; returns paths and the state."""
     from tests.bench import benchmark_model_logs as logs

@@ -25,7 +25,12 @@ def adb_engine(options: BenchOptions | None) -> str:
     if options is not None and options.runtime:
         return "benchmark_litert_model" if options.runtime == "compiled" else "benchmark_model"
     binary = (options.benchmark_binary if options else None) or os.environ.get("EDGESHARE_BENCHMARK_BINARY") or ""
-    return "benchmark_litert_model" if "benchmark_litert_model" in os.path.basename(binary) else "benchmark_model"
+    names = [os.path.basename(binary)]
+    if os.path.isdir(binary):  # a folder of binaries (one per ABI): what it holds
+        names = [n for _, _, files in os.walk(binary) for n in files]
+    litert = any("benchmark_litert_model" in n for n in names)
+    stock = any("benchmark_model" in n and "benchmark_litert_model" not in n for n in names)
+    return "benchmark_litert_model" if litert and not stock else "benchmark_model"
 
 
 def engine_for(kind: str, name: str | None = None, options: BenchOptions | None = None) -> Engine:

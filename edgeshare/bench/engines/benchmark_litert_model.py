@@ -10,7 +10,7 @@ the harness then fails the run rather than report a run without the cache (use -
 
 from __future__ import annotations
 
-from edgeshare.bench.engines.base import Session
+from edgeshare.bench.engines.base import BenchmarkRunError, Invocation, ProgressFn, Session
 from edgeshare.bench.engines.benchmark_model import BenchmarkModelEngine, benchmark_model_argv
 
 # delegate -> flags; XNNPACK is the CPU accelerator of the CompiledModel API (there is no built-in-kernels
@@ -25,6 +25,14 @@ LITERT_DELEGATE_FLAGS: dict[str, list[str]] = {
 class BenchmarkLitertModelEngine(BenchmarkModelEngine):
     name = "benchmark_litert_model"
     tool = "benchmark_litert_model"
+    delegates = tuple(LITERT_DELEGATE_FLAGS)
+
+    def steps(self, session: Session, remote_model: str, delegate: str, progress: ProgressFn | None,
+              fmt: str = "tflite") -> list[Invocation]:
+        if delegate not in LITERT_DELEGATE_FLAGS:
+            raise BenchmarkRunError(f"unknown delegate; expected one of {', '.join(LITERT_DELEGATE_FLAGS)}. "
+                                    f"Received: delegate={delegate}", "input")
+        return super().steps(session, remote_model, delegate, progress, fmt)
 
     def argv(self, session: Session, remote_model: str, delegate: str, weight_cache: str | None) -> list[str]:
         o = session.options
