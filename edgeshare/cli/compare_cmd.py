@@ -84,12 +84,9 @@ def print_compare_table(rows: list[dict[str, Any]], title: str) -> None:
     from rich.table import Table
 
     show_when = len({(r["variant"], r["device"], r["delegate"], r.get("setup")) for r in rows}) < len(rows)
-    t = Table(title=esc(title), title_justify="left")
     cols = ["variant", "device", "delegate", "runtime", *(["when"] if show_when else []), "p50 ms", "p90 ms",
             "init ms", "RAM MiB", "x weight", "peak MiB", "size", "duplicates"]
-    for c in cols:
-        t.add_column(c, justify="left" if c in ("variant", "device", "delegate", "runtime", "when") else "right",
-                     overflow="fold")
+    table_rows = []
     for r in rows:
         p50 = fmt_ms(r["p50_ms"]) if r["p50_ms"] is not None else (
             f"~{fmt_ms(r['mean_ms'])} (mean)" if r["mean_ms"] is not None else "-")
@@ -98,8 +95,18 @@ def print_compare_table(rows: list[dict[str, Any]], title: str) -> None:
         # Older results carry only the process's peak RSS; it stands in for the RAM, marked with "~".
         ram = fmt_mb(r.get("ram_mb")) if r.get("ram_mb") is not None else (
             "-" if r["memory_mb"] is None else f"~{r['memory_mb']:.1f} (peak RSS)")
-        cells = [esc(r["variant"]), esc(r["device"]), r["delegate"], esc(str(r.get("setup") or "-")), *when,
-                 p50, fmt_ms(r["p90_ms"]), fmt_ms(r["init_ms"]), ram, fmt_ratio(r.get("ram_to_weight")),
-                 fmt_mb(r.get("peak_ram_mb")), fmt_bytes(r["size_bytes"]), "-" if dup is None else fmt_bytes(dup)]
-        t.add_row(*cells)
+        table_rows.append([esc(r["variant"]), esc(r["device"]), r["delegate"], esc(str(r.get("setup") or "-")), *when,
+                           p50, fmt_ms(r["p90_ms"]), fmt_ms(r["init_ms"]), ram, fmt_ratio(r.get("ram_to_weight")),
+                           fmt_mb(r.get("peak_ram_mb")), fmt_bytes(r["size_bytes"]),
+                           "-" if dup is None else fmt_bytes(dup)])
+    # Columns no row fills (results from before RAM was measured, or without a runtime setup) are left out.
+    keep = [i for i, c in enumerate(cols) if c in ("variant", "device", "delegate", "p50 ms")
+            or any(row[i] != "-" for row in table_rows)]
+    t = Table(title=esc(title), title_justify="left")
+    for i in keep:
+        c = cols[i]
+        t.add_column(c, justify="left" if c in ("variant", "device", "delegate", "runtime", "when") else "right",
+                     overflow="fold")
+    for row in table_rows:
+        t.add_row(*[row[i] for i in keep])
     out.print(t)
