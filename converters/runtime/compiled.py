@@ -179,9 +179,10 @@ class CompiledModelRunner(Runner):
                 t = tensors[index]
                 shape = dynamic.get(index, t.shape)
                 q = t.quant
-                per_tensor = q is not None and q.scale.size == 1
-                return TensorSpec(name, tuple(shape), t.dtype, float(q.scale.reshape(-1)[0]) if per_tensor else 0.0,
-                                  int(q.zero_point.reshape(-1)[0]) if per_tensor and q.zero_point.size else 0, bound)
+                if q is None or q.scale.size != 1:  # int8 I/O carries one scale; anything else is raw values
+                    return TensorSpec(name, tuple(shape), t.dtype, 0.0, 0, bound)
+                zero = int(q.zero_point.reshape(-1)[0]) if q.zero_point.size else 0
+                return TensorSpec(name, tuple(shape), t.dtype, float(q.scale.reshape(-1)[0]), zero, bound)
 
             return ([spec(n, i, bounds.get((sub, i))) for n, i in ins.items()],
                     [spec(n, i, None) for n, i in outs.items()])
