@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# The weight-sharing shapes the RAM benchmark also uses live in the package (no TensorFlow either).
+from edgeshare.benchmarks.synthetic import write_shared_dense, write_tied_lm  # noqa: F401
+
 
 def write_tiny_tflite(path: str, n_in: int = 16, n_out: int = 8, input_features: int | None = None) -> str:
     """One FULLY_CONNECTED op, (1, n_in) -> (1, n_out), written with the schema ai-edge-litert ships.
@@ -66,120 +69,6 @@ def write_tiny_onnx(path: str, n_in: int = 16, n_out: int = 8) -> str:
     model.ir_version = 8
     onnx.save(model, path)
     return path
-
-
-def _finish(model: object, path: str) -> str:
-    import flatbuffers
-
-    b = flatbuffers.Builder(1024)
-    b.Finish(model.Pack(b), file_identifier=b"TFL3")  # type: ignore[attr-defined]
-    with open(path, "wb") as fh:
-        fh.write(b.Output())
-    return path
-
-
-def write_shared_dense(path: str, dim: int = 1024, uses: int = 8, distinct: bool = False, seed: int = 0) -> str:
-    """`uses` FULLY_CONNECTED ops in a chain, (1, dim) -> (1, dim), all reading ONE (dim, dim) float32 buffer
-    (or, with `distinct`, each its own byte-identical copy: what a converter that loses sharing writes)."""
-    from ai_edge_litert import schema_py_generated as s
-
-    w = (np.random.default_rng(seed).standard_normal((dim, dim)) / np.sqrt(dim)).astype(np.float32)
-    model = s.ModelT()
-    model.version = 3
-    empty = s.BufferT()
-    empty.data = []
-    copies = uses if distinct else 1
-    buffers = [empty]
-    for _ in range(copies):
-        b = s.BufferT()
-        b.data = np.frombuffer(w.tobytes(), np.uint8)
-        buffers.append(b)
-    model.buffers = buffers
-    code = s.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = s.BuiltinOperator.FULLY_CONNECTED
-    code.version = 1
-    model.operatorCodes = [code]
-
-    def tensor(name: str, shape: tuple[int, ...], buffer: int) -> s.TensorT:
-        t = s.TensorT()
-        t.name, t.shape, t.type, t.buffer = name, list(shape), s.TensorType.FLOAT32, buffer
-        return t
-
-    tensors = [tensor("x", (1, dim), 0), *[tensor(f"w{i}", (dim, dim), 1 + i) for i in range(copies)]]
-    ops = []
-    current = 0
-    for k in range(uses):
-        tensors.append(tensor(f"h{k}", (1, dim), 0))
-        op = s.OperatorT()
-        op.opcodeIndex = 0
-        op.inputs, op.outputs = [current, 1 + (k if distinct else 0), -1], [len(tensors) - 1]
-        op.builtinOptionsType = s.BuiltinOptions.FullyConnectedOptions
-        op.builtinOptions = s.FullyConnectedOptionsT()
-        ops.append(op)
-        current = len(tensors) - 1
-    graph = s.SubGraphT()
-    graph.name = "main"
-    graph.tensors, graph.inputs, graph.outputs, graph.operators = tensors, [0], [current], ops
-    model.subgraphs = [graph]
-    return _finish(model, path)
-
-
-def write_tied_lm(path: str, vocab: int = 20000, dim: int = 128, seq: int = 8, int8: bool = False,
-                  seed: int = 0) -> str:
-    """A tied LM head without TensorFlow: GATHER(table, ids) -> (1, seq, dim) -> FULLY_CONNECTED(table) ->
-    (1, seq, vocab) logits, one (vocab, dim) table in one buffer. `int8`: int8 table, activations and logits
-    (per-tensor scales), the layout of a full-integer export."""
-    from ai_edge_litert import schema_py_generated as s
-
-    rng = np.random.default_rng(seed)
-    table = (rng.standard_normal((vocab, dim)) * 0.1).astype(np.float32)
-    model = s.ModelT()
-    model.version = 3
-    empty, weights = s.BufferT(), s.BufferT()
-    empty.data = []
-    dtype = s.TensorType.INT8 if int8 else s.TensorType.FLOAT32
-    w_scale = float(np.abs(table).max() / 127)
-    stored = np.clip(np.round(table / w_scale), -127, 127).astype(np.int8) if int8 else table
-    weights.data = np.frombuffer(stored.tobytes(), np.uint8)
-    model.buffers = [empty, weights]
-    codes = []
-    for op_code in (s.BuiltinOperator.GATHER, s.BuiltinOperator.FULLY_CONNECTED):
-        c = s.OperatorCodeT()
-        c.builtinCode = c.deprecatedBuiltinCode = op_code
-        c.version = 1 if not int8 else 2
-        codes.append(c)
-    model.operatorCodes = codes
-
-    def tensor(name: str, shape: tuple[int, ...], buffer: int, ttype: int, scale: float | None = None) -> s.TensorT:
-        t = s.TensorT()
-        t.name, t.shape, t.type, t.buffer = name, list(shape), ttype, buffer
-        if scale is not None:
-            q = s.QuantizationParametersT()
-            q.scale, q.zeroPoint = [scale], [0]
-            t.quantization = q
-        return t
-
-    q = int8 or None
-    tensors = [
-        tensor("tokens", (1, seq), 0, s.TensorType.INT32),
-        tensor("table", (vocab, dim), 1, dtype, w_scale if q else None),
-        tensor("hidden", (1, seq, dim), 0, dtype, w_scale if q else None),
-        tensor("logits", (1, seq, vocab), 0, dtype, (w_scale * w_scale * dim * 127 / 8) if q else None),
-    ]
-    gather = s.OperatorT()
-    gather.opcodeIndex, gather.inputs, gather.outputs = 0, [1, 0], [2]
-    gather.builtinOptionsType = s.BuiltinOptions.GatherOptions
-    gather.builtinOptions = s.GatherOptionsT()
-    fc = s.OperatorT()
-    fc.opcodeIndex, fc.inputs, fc.outputs = 1, [2, 1, -1], [3]
-    fc.builtinOptionsType = s.BuiltinOptions.FullyConnectedOptions
-    fc.builtinOptions = s.FullyConnectedOptionsT()
-    fc.builtinOptions.keepNumDims = True
-    graph = s.SubGraphT()
-    graph.name = "main"
-    graph.tensors, graph.inputs, graph.outputs, graph.operators = tensors, [0], [3], [gather, fc]
-    model.subgraphs = [graph]
-    return _finish(model, path)
 
 
 def write_tied_onnx(path: str, vocab: int = 20000, dim: int = 128, seq: int = 8, seed: int = 0) -> str:

@@ -107,9 +107,9 @@ def test_dynamic_dimensions_resize(tmp_path):
     for t in model.subgraphs[0].tensors:
         if t.buffer == 0:
             t.shapeSignature = [-1, 32]
-    from tests.bench.tiny_models import _finish
+    from edgeshare.benchmarks.synthetic import finish_tflite
 
-    _finish(model, path)
+    finish_tflite(model, path)
     r = CompiledModelRunner(path, weight_cache=str(tmp_path / "c"))
     assert r.inputs[0].shape == (-1, 32)
     interp = LiteRTRunner(path)
