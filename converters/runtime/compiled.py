@@ -24,7 +24,7 @@ from edgeshare.errors import InvalidInputError
 
 from ..formats.source import open_source
 from ..formats.tflite_file import read_tflite
-from .base import Runner, TensorSpec
+from .base import Runner, TensorSpec, choose_signature
 from .litert import gather_bounds
 
 ACCELERATORS = ("cpu", "gpu", "npu")
@@ -156,12 +156,7 @@ class CompiledModelRunner(Runner):
         with open_source(source) as src:
             tfl = read_tflite(src)
             sigs = {s.key: s for s in tfl.signatures}
-            if signature is not None and signature not in sigs:
-                raise InvalidInputError(f"no signature {signature!r}; the model has {sorted(sigs)}. "
-                                        f"Received: signature={signature}", self.label)
-            key = signature if signature is not None else (next(iter(sigs)) if len(sigs) == 1 else None)
-            if key is None and len(sigs) > 1:
-                key = "all" if "all" in sigs else sorted(sigs)[0]
+            key = choose_signature(sigs, signature, self.label)
             self.signature = key
             if key is not None:
                 sub = sigs[key].subgraph

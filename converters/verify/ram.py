@@ -32,6 +32,7 @@ from ..formats.onnx_file import OnnxFile
 from ..formats.source import Source
 from ..formats.tflite_file import TFLiteFile, numpy_dtype
 from ..jsonsafe import finite
+from ..runtime.base import choose_signature
 from .verifier import is_weight, load_weights
 
 # op -> index of the constant operand XNNPACK packs (and of the bias packed with it, or None).
@@ -164,13 +165,7 @@ def _tensor_bytes(shape: tuple[int, ...], dtype: str) -> int:
 
 def _tflite(tfl: TFLiteFile, weight_bytes: int, signature: str | None) -> tuple[list[RuntimeRam], list[str]]:
     sigs = {s.key: s for s in tfl.signatures}
-    key = signature if signature is not None else (next(iter(sigs)) if len(sigs) == 1 else
-                                                    ("all" if "all" in sigs else (sorted(sigs)[0] if sigs else None)))
-    if key is not None and key not in sigs:
-        from edgeshare.errors import InvalidInputError
-
-        raise InvalidInputError(f"no signature {key!r}; the model has {sorted(sigs)}. Received: signature={key}",
-                                tfl.label)
+    key = choose_signature(sigs, signature, tfl.label)
     sub = sigs[key].subgraph if key is not None else 0
     sg = tfl.subgraphs[sub]
     producer = {o: op for op in sg.operators for o in op.outputs}

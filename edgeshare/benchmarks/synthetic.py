@@ -8,6 +8,8 @@ benchmark (bench_ram.py) and the tests measure packing on.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -19,6 +21,43 @@ def finish_tflite(model: object, path: str) -> str:
     with open(path, "wb") as fh:
         fh.write(b.Output())
     return path
+
+
+def op_code(builtin: int, version: int = 1) -> Any:
+    """An OperatorCodeT for a builtin op (both the old and the new code field set, as converters write)."""
+    from ai_edge_litert import schema_py_generated as s
+
+    code = s.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = builtin
+    code.version = version
+    return code
+
+
+def tensor(name: str, shape: tuple[int, ...], buffer: int, ttype: int | None = None, scale: float | None = None
+           ) -> Any:
+    """A TensorT (float32 unless `ttype`), per-tensor quantized with zero point 0 when `scale` is given."""
+    from ai_edge_litert import schema_py_generated as s
+
+    t = s.TensorT()
+    t.name, t.shape, t.buffer = name, list(shape), buffer
+    t.type = s.TensorType.FLOAT32 if ttype is None else ttype
+    if scale is not None:
+        q = s.QuantizationParametersT()
+        q.scale, q.zeroPoint = [scale], [0]
+        t.quantization = q
+    return t
+
+
+def fully_connected(opcode_index: int, x: int, w: int, y: int, keep_num_dims: bool = False) -> Any:
+    """A FULLY_CONNECTED OperatorT, y = x @ w.T, without bias."""
+    from ai_edge_litert import schema_py_generated as s
+
+    op = s.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = opcode_index, [x, w, -1], [y]  # -1: no bias
+    op.builtinOptionsType = s.BuiltinOptions.FullyConnectedOptions
+    op.builtinOptions = s.FullyConnectedOptionsT()
+    op.builtinOptions.keepNumDims = keep_num_dims
+    return op
 
 
 def write_shared_dense(path: str, dim: int = 1024, uses: int = 8, distinct: bool = False, seed: int = 0) -> str:
@@ -38,27 +77,13 @@ def write_shared_dense(path: str, dim: int = 1024, uses: int = 8, distinct: bool
         b.data = np.frombuffer(w.tobytes(), np.uint8)
         buffers.append(b)
     model.buffers = buffers
-    code = s.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = s.BuiltinOperator.FULLY_CONNECTED
-    code.version = 1
-    model.operatorCodes = [code]
-
-    def tensor(name: str, shape: tuple[int, ...], buffer: int) -> s.TensorT:
-        t = s.TensorT()
-        t.name, t.shape, t.type, t.buffer = name, list(shape), s.TensorType.FLOAT32, buffer
-        return t
-
+    model.operatorCodes = [op_code(s.BuiltinOperator.FULLY_CONNECTED)]
     tensors = [tensor("x", (1, dim), 0), *[tensor(f"w{i}", (dim, dim), 1 + i) for i in range(copies)]]
     ops = []
     current = 0
     for k in range(uses):
         tensors.append(tensor(f"h{k}", (1, dim), 0))
-        op = s.OperatorT()
-        op.opcodeIndex = 0
-        op.inputs, op.outputs = [current, 1 + (k if distinct else 0), -1], [len(tensors) - 1]
-        op.builtinOptionsType = s.BuiltinOptions.FullyConnectedOptions
-        op.builtinOptions = s.FullyConnectedOptionsT()
-        ops.append(op)
+        ops.append(fully_connected(0, current, 1 + (k if distinct else 0), len(tensors) - 1))
         current = len(tensors) - 1
     graph = s.SubGraphT()
     graph.name = "main"
@@ -85,23 +110,9 @@ def write_tied_lm(path: str, vocab: int = 20000, dim: int = 128, seq: int = 8, i
     stored = np.clip(np.round(table / w_scale), -127, 127).astype(np.int8) if int8 else table
     weights.data = np.frombuffer(stored.tobytes(), np.uint8)
     model.buffers = [empty, weights]
-    codes = []
-    for op_code in (s.BuiltinOperator.GATHER, s.BuiltinOperator.FULLY_CONNECTED):
-        c = s.OperatorCodeT()
-        c.builtinCode = c.deprecatedBuiltinCode = op_code
-        c.version = 1 if not int8 else 2
-        codes.append(c)
-    model.operatorCodes = codes
-
-    def tensor(name: str, shape: tuple[int, ...], buffer: int, ttype: int, scale: float | None = None) -> s.TensorT:
-        t = s.TensorT()
-        t.name, t.shape, t.type, t.buffer = name, list(shape), ttype, buffer
-        if scale is not None:
-            q = s.QuantizationParametersT()
-            q.scale, q.zeroPoint = [scale], [0]
-            t.quantization = q
-        return t
-
+    version = 2 if int8 else 1
+    model.operatorCodes = [op_code(s.BuiltinOperator.GATHER, version),
+                           op_code(s.BuiltinOperator.FULLY_CONNECTED, version)]
     q = int8 or None
     tensors = [
         tensor("tokens", (1, seq), 0, s.TensorType.INT32),
@@ -113,11 +124,7 @@ def write_tied_lm(path: str, vocab: int = 20000, dim: int = 128, seq: int = 8, i
     gather.opcodeIndex, gather.inputs, gather.outputs = 0, [1, 0], [2]
     gather.builtinOptionsType = s.BuiltinOptions.GatherOptions
     gather.builtinOptions = s.GatherOptionsT()
-    fc = s.OperatorT()
-    fc.opcodeIndex, fc.inputs, fc.outputs = 1, [2, 1, -1], [3]
-    fc.builtinOptionsType = s.BuiltinOptions.FullyConnectedOptions
-    fc.builtinOptions = s.FullyConnectedOptionsT()
-    fc.builtinOptions.keepNumDims = True
+    fc = fully_connected(1, 2, 1, 3, keep_num_dims=True)
     graph = s.SubGraphT()
     graph.name = "main"
     graph.tensors, graph.inputs, graph.outputs, graph.operators = tensors, [0], [3], [gather, fc]

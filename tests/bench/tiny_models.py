@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 # The weight-sharing shapes the RAM benchmark also uses live in the package (no TensorFlow either).
-from edgeshare.benchmarks.synthetic import write_shared_dense, write_tied_lm  # noqa: F401
+from edgeshare.benchmarks.synthetic import (  # noqa: F401
+    finish_tflite,
+    fully_connected,
+    op_code,
+    tensor,
+    write_shared_dense,
+    write_tied_lm,
+)
 
 
 def write_tiny_tflite(path: str, n_in: int = 16, n_out: int = 8, input_features: int | None = None) -> str:
@@ -13,7 +20,6 @@ def write_tiny_tflite(path: str, n_in: int = 16, n_out: int = 8, input_features:
 
     `input_features` different from `n_in` makes a file that parses but that no runtime can prepare.
     """
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as s
 
     w = np.random.default_rng(0).standard_normal((n_out, n_in)).astype(np.float32)
@@ -24,32 +30,16 @@ def write_tiny_tflite(path: str, n_in: int = 16, n_out: int = 8, input_features:
     empty.data = []
     weights.data = list(w.tobytes())
     model.buffers = [empty, weights]
-    code = s.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = s.BuiltinOperator.FULLY_CONNECTED
-    code.version = 1
-    model.operatorCodes = [code]
-
-    def tensor(name: str, shape: tuple[int, ...], buffer: int) -> s.TensorT:
-        t = s.TensorT()
-        t.name, t.shape, t.type, t.buffer = name, list(shape), s.TensorType.FLOAT32, buffer
-        return t
+    model.operatorCodes = [op_code(s.BuiltinOperator.FULLY_CONNECTED)]
 
     graph = s.SubGraphT()
     graph.name = "main"
     graph.tensors = [tensor("x", (1, input_features or n_in), 0), tensor("w", (n_out, n_in), 1),
                      tensor("y", (1, n_out), 0)]
     graph.inputs, graph.outputs = [0], [2]
-    op = s.OperatorT()
-    op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1, -1], [2]  # -1: no bias
-    op.builtinOptionsType = s.BuiltinOptions.FullyConnectedOptions
-    op.builtinOptions = s.FullyConnectedOptionsT()
-    graph.operators = [op]
+    graph.operators = [fully_connected(0, 0, 1, 2)]
     model.subgraphs = [graph]
-    b = flatbuffers.Builder(1024)
-    b.Finish(model.Pack(b), file_identifier=b"TFL3")
-    with open(path, "wb") as fh:
-        fh.write(b.Output())
-    return path
+    return finish_tflite(model, path)
 
 
 def write_tiny_onnx(path: str, n_in: int = 16, n_out: int = 8) -> str:
