@@ -122,7 +122,8 @@ class CompiledModelRunner(Runner):
                 else:
                     self.model = CompiledModel.from_file(self.label, environment=env, options=options)
         except Exception as exc:  # the wrapper raises RuntimeError or ValueError with LiteRT's status text
-            raise InvalidInputError(f"LiteRT's CompiledModel cannot load the model: {_why(exc)}", self.label) from exc
+            raise InvalidInputError(f"LiteRT's CompiledModel cannot load the model: {_why(exc)} (the Interpreter "
+                                    "may: edgeshare bench --weight-cache off)", self.label) from exc
         keys = list(self.model.get_signature_list())
         # A file without signatures gets LiteRT's placeholder signature at index 0.
         self._key = self.signature if self.signature is not None else keys[0]

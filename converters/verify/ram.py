@@ -12,7 +12,9 @@ A weight stored once can still be held many times in RAM:
   read at all. The cache is keyed by buffer identity, so two byte-identical buffers still pack twice: the
   file must hold each shared weight as one buffer (what edgeshare's export writes).
 * **onnxruntime** prepacks a constant MatMul/Gemm/Conv operand per node that reads it; the original
-  initializer stays unless every reader prepacked it. `session.disable_prepacking` keeps one copy.
+  initializer stays unless every reader prepacked it. `session.disable_prepacking` keeps one copy. A
+  Transpose of an initializer is folded into a new constant at load: counted as one more copy, a lower
+  bound (edgeshare/benchmarks/bench_onnx_forms.py measured about two for that form).
 
 Constants read in place by other ops (a GATHER table reads only the rows it looks up; an ADD's constant is
 read whole) stay in the file pages. Activations are estimated as the bytes of every non-constant tensor of
@@ -269,15 +271,18 @@ def _onnx(onx: OnnxFile, weight_bytes: int) -> tuple[list[RuntimeRam], list[str]
     producer: dict[str, Any] = getattr(onx, "_producer", {})
     sizes = {name: _proto_bytes(t) for name, t in protos.items()}
     packs: dict[str, list[str]] = {}
+    folded = 0  # bytes of constants onnxruntime folds at load (a Transpose of an initializer is a new copy)
     for ref in onx.nodes:
         idx = ORT_PREPACKS.get(ref.node.op_type)
         if idx is None or len(ref.node.input) <= idx:
             continue
         name = ref.node.input[idx]
-        # A DequantizeLinear or Transpose of an initializer is folded into a constant before prepacking.
         if name not in protos and name in producer and producer[name].node.op_type in ("DequantizeLinear",
                                                                                        "Transpose"):
-            name = producer[name].node.input[0]
+            via = producer[name].node
+            name = via.input[0]
+            if via.op_type == "Transpose" and name in protos:
+                folded += sizes[name]
         if name in protos:
             packs.setdefault(name, []).append(ref.label)
     packed_list = [PackedWeight(f"initializer {n!r}", n, sizes[n], sizes[n], readers, len(readers), len(readers))
@@ -285,7 +290,7 @@ def _onnx(onx: OnnxFile, weight_bytes: int) -> tuple[list[RuntimeRam], list[str]
     prepacked = sum(p.packed_bytes * p.copies for p in packed_list)
     # The initializer is freed when every node that reads it prepacked it.
     freed = sum(sizes[n] for n, readers in packs.items() if len(readers) == len(consumers.get(n, [])))
-    held = sum(sizes[n] for n in protos)
+    held = sum(sizes[n] for n in protos) + folded
     outputs = {o.name for _, g in onx.iter_graphs() for o in g.output}
     act = _onnx_activation_bytes(onx, outputs)
     on_total = held - freed + prepacked + act
@@ -297,7 +302,8 @@ def _onnx(onx: OnnxFile, weight_bytes: int) -> tuple[list[RuntimeRam], list[str]
             continue
         kept = len(packs[p.name]) < len(readers)
         extra = p.packed_bytes * p.copies - (0 if kept else p.bytes)
-        others = sorted({r.node.op_type for r in readers} - {r.split("#")[0].rsplit("/", 1)[-1] for r in packs[p.name]})
+        packing = {r.split("#")[0].rsplit("/", 1)[-1] for r in packs[p.name]}
+        others = sorted({r.node.op_type for r in readers} - packing - {"Transpose", "DequantizeLinear"})
         notes.append(f"weight {p.name!r} ({p.bytes / 2**20:.1f} MiB) is read by {len(readers)} ops: prepacking holds "
                      f"{p.copies} packed cop{'y' if p.copies == 1 else 'ies'}"
                      + (f" beside the original, which {', '.join(others) or 'another op'} still reads" if kept else "")
