@@ -18,6 +18,7 @@ One run does everything:
 2. Benchmarks each file in both setups with `edgeshare.bench.host.bench_host`, in `--repeats` rounds that
    alternate the setups (each measurement is a baseline process, a first launch that builds the cache, and a
    measured launch: fresh processes).
+   ONNX (`--formats`): the tied LMs in float32 with onnxruntime, prepacking on (its default) and off.
 3. Prints per file and setup the medians over rounds of RAM (steady RSS over a baseline process; MiB),
    RAM over the model's weight stored once (the edgeshare file's weight bytes), p50 and its spread over rounds,
    and the p50 ratio against the Interpreter default on the same file (per round, then the median); then the
@@ -45,47 +46,55 @@ from edgeshare.benchmarks._common import machine_line
 REFERENCE = ("albert_tiny", "universal_transformer_tiny", "mobilellm_tiny", "tied_lm", "shared_cnn")
 BIG = ("tied_lm_50k", "tied_lm_50k_seq1")
 DENSE = "dense_x8"
-SETUPS: dict[str, dict[str, str]] = {"interpreter": {"weight_cache": "off"}, "compiled+cache": {"weight_cache": "on"}}
+# Per format: the setups measured (bench_host options), the first being the default each is compared with.
+SETUPS: dict[str, dict[str, dict[str, str]]] = {
+    "tflite": {"interpreter": {"weight_cache": "off"}, "compiled+cache": {"weight_cache": "on"}},
+    "onnx": {"ort prepack on": {"ort_prepack": "on"}, "ort prepack off": {"ort_prepack": "off"}},
+}
 GOAL = {"none": 1.1, "int8": 1.3}
 
 
-def export_all(out: str, models: Sequence[str], modes: Sequence[str]) -> list[dict[str, Any]]:
-    """(model, mode, kind, path, weight bytes) for every file, exported where missing."""
+def export_all(out: str, models: Sequence[str], modes: Sequence[str], formats: Sequence[str]
+               ) -> list[dict[str, Any]]:
+    """(model, mode, kind, format, path, weight bytes) for every file, exported where missing. ONNX: the tied
+    LMs in float32 only (the prepacking question)."""
     rows = []
-    todo = [(m, mode, kind) for m in models for mode in modes for kind in ("stock", "edgeshare")
-            if m != DENSE or mode == "none"]
-    for m, mode, kind in todo:
-        if m == DENSE and not os.path.exists(_path(out, m, mode, kind)):
+    todo = [(m, mode, kind, fmt) for m in models for mode in modes for kind in ("stock", "edgeshare")
+            for fmt in formats if (m != DENSE or (mode, fmt) == ("none", "tflite"))
+            and (fmt == "tflite" or (m in BIG and mode == "none"))]
+    for m, mode, kind, fmt in todo:
+        if m == DENSE and not os.path.exists(_path(out, m, mode, kind, fmt)):
             from edgeshare.benchmarks.synthetic import write_shared_dense
 
             os.makedirs(os.path.join(out, m), exist_ok=True)
-            write_shared_dense(_path(out, m, mode, kind), dim=2048, uses=8, distinct=kind == "stock")
+            write_shared_dense(_path(out, m, mode, kind, fmt), dim=2048, uses=8, distinct=kind == "stock")
     missing = [t for t in todo if not os.path.exists(_path(out, *t))]
     if missing:
         print(f"exporting {len(missing)} file(s) with TensorFlow into {out}/ ...", file=sys.stderr, flush=True)
         _export(out, missing)
     from edgeshare.bench.artifacts import weight_bytes
 
-    for m, mode, kind in todo:
-        path = _path(out, m, mode, kind)
-        rows.append({"model": m, "mode": mode, "file": kind, "path": path, "weight_bytes": weight_bytes(path)})
+    for m, mode, kind, fmt in todo:
+        path = _path(out, m, mode, kind, fmt)
+        rows.append({"model": m, "mode": mode, "file": kind, "format": fmt, "path": path,
+                     "weight_bytes": weight_bytes(path)})
     return rows
 
 
-def _path(out: str, model: str, mode: str, kind: str) -> str:
-    return os.path.join(out, model, f"{model}_{mode}_{kind}.tflite")
+def _path(out: str, model: str, mode: str, kind: str, fmt: str = "tflite") -> str:
+    return os.path.join(out, model, f"{model}_{mode}_{kind}.{fmt}")
 
 
-def _export(out: str, jobs: Sequence[tuple[str, str, str]]) -> None:
+def _export(out: str, jobs: Sequence[tuple[str, str, str, str]]) -> None:
     from edgeshare.accounting import model_inputs, quiet_tensorflow
 
     quiet_tensorflow()
-    from edgeshare.converters import export_tflite
+    from edgeshare.converters import export_onnx, export_tflite
     from edgeshare.models import get
     from edgeshare.models import tied_lm as tl
 
     built: dict[str, tuple[Any, dict[str, Any]]] = {}
-    for model_name, mode, kind in jobs:
+    for model_name, mode, kind, fmt in jobs:
         if model_name not in built:
             if model_name in BIG:
                 seq = 1 if model_name.endswith("seq1") else tl.SEQ
@@ -97,10 +106,11 @@ def _export(out: str, jobs: Sequence[tuple[str, str, str]]) -> None:
                 data = dict(zip([i.name for i in model_inputs(model)], ref.sample_data(64)))
             built[model_name] = (model, data)
         model, data = built[model_name]
-        path = _path(out, model_name, mode, kind)
+        path = _path(out, model_name, mode, kind, fmt)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         t0 = time.perf_counter()
-        export_tflite(model, path, mode, calibration=data, repair=kind == "edgeshare")
+        export = export_tflite if fmt == "tflite" else export_onnx
+        export(model, path, mode, calibration=data, repair=kind == "edgeshare")
         print(f"  {path} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
 
 
@@ -111,9 +121,10 @@ def measure(files: list[dict[str, Any]], repeats: int, runs: int) -> list[dict[s
     samples: list[dict[str, Any]] = []
     for rnd in range(repeats):
         for f in files:
-            order = list(SETUPS) if rnd % 2 == 0 else list(reversed(SETUPS))
+            setups = SETUPS[f["format"]]
+            order = list(setups) if rnd % 2 == 0 else list(reversed(setups))
             for setup in order:
-                r = bench_host(f["path"], warmup=5, runs=runs, weight_cache=SETUPS[setup]["weight_cache"])
+                r = bench_host(f["path"], warmup=5, runs=runs, **setups[setup])  # type: ignore[arg-type]
                 samples.append({"path": f["path"], "setup": setup, "round": rnd, "p50_ms": r["p50_ms"],
                                                 "ram_mb": r["ram_mb"], "ram_anon_mb": r["ram_anon_mb"],
                                 "ram_file_mb": r["ram_file_mb"],
@@ -132,20 +143,21 @@ def load() -> str:
 
 
 def summarize(files: list[dict[str, Any]], samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    unique = {(f["model"], f["mode"]): f["weight_bytes"] for f in files if f["file"] == "edgeshare"}
+    unique = {(f["model"], f["mode"], f["format"]): f["weight_bytes"] for f in files if f["file"] == "edgeshare"}
     rows = []
     for f in files:
         mine = [s for s in samples if s["path"] == f["path"]]
         by_round = {(s["setup"], s["round"]): s for s in mine}
-        for setup in SETUPS:
+        default = next(iter(SETUPS[f["format"]]))
+        for setup in SETUPS[f["format"]]:
             ss = [s for s in mine if s["setup"] == setup]
-            ratios = [by_round[(setup, s["round"])]["p50_ms"] / by_round[("interpreter", s["round"])]["p50_ms"]
-                      for s in ss if ("interpreter", s["round"]) in by_round]
+            ratios = [by_round[(setup, s["round"])]["p50_ms"] / by_round[(default, s["round"])]["p50_ms"]
+                      for s in ss if (default, s["round"]) in by_round]
             p50s = [s["p50_ms"] for s in ss]
             ram = statistics.median(s["ram_mb"] for s in ss)
-            weight = unique[(f["model"], f["mode"])] or f["weight_bytes"]
+            weight = unique[(f["model"], f["mode"], f["format"])] or f["weight_bytes"]
             rows.append({
-                **{k: f[k] for k in ("model", "mode", "file", "path", "weight_bytes")},
+                **{k: f[k] for k in ("model", "mode", "file", "format", "path", "weight_bytes")},
                 "unique_weight_bytes": weight,
                 "setup": setup,
                 "ram_mb": ram,
@@ -166,9 +178,9 @@ def summarize(files: list[dict[str, Any]], samples: list[dict[str, Any]]) -> lis
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    head = (f"{'model':26} {'mode':4} {'file':9} {'weight MiB':>10} {'setup':14} {'RAM MiB':>8} {'anon':>6} "
+    head = (f"{'model':26} {'mode':4} {'file':14} {'weight MiB':>10} {'setup':15} {'RAM MiB':>8} {'anon':>6} "
             f"{'file':>6} {'predicted':>9} {'RAM/weight':>10} {'peak MiB':>8} {'p50 ms [min-max]':>24} "
-            f"{'p50/interp [min-max]':>22} {'init ms (first)':>17}")
+            f"{'p50/default [min-max]':>22} {'init ms (first)':>17}")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -176,7 +188,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         p50 = f"{r['p50_ms']:.3g} [{r['p50_range'][0]:.3g}-{r['p50_range'][1]:.3g}]"
         ratio = f"{r['p50_ratio']:.2f} [{r['p50_ratio_range'][0]:.2f}-{r['p50_ratio_range'][1]:.2f}]"
         init = f"{r['init_ms']:.0f} ({r['first_launch_init_ms']:.0f})"
-        print(f"{r['model']:26} {r['mode']:4} {r['file']:9} {r['unique_weight_bytes'] / 2**20:10.2f} {r['setup']:14} "
+        name = f"{r['file']}.{r['format']}"
+        print(f"{r['model']:26} {r['mode']:4} {name:14} {r['unique_weight_bytes'] / 2**20:10.2f} {r['setup']:15} "
               f"{r['ram_mb']:8.1f} {r['ram_anon_mb']:6.1f} {r['ram_file_mb']:6.1f} {pred:>9} "
               f"{r['ram_to_weight']:9.2f}x {r['peak_ram_mb']:8.1f} {p50:>24} {ratio:>22} {init:>17}")
 
@@ -185,7 +198,7 @@ def goals(rows: list[dict[str, Any]]) -> list[str]:
     lines = []
     for r in rows:
         if r["model"] not in (*BIG, DENSE) or r["file"] != "edgeshare" or r["setup"] != "compiled+cache" \
-                or r["mode"] not in GOAL:
+                or r["mode"] not in GOAL or r["format"] != "tflite":
             continue
         weights = r["ram_file_mb"] * 2**20 / r["unique_weight_bytes"]
         ram_ok = "met" if r["ram_to_weight"] <= GOAL[r["mode"]] else "NOT met"
@@ -202,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default=",".join((*BIG, DENSE, *REFERENCE)),
                     help=f"comma-separated, from {', '.join((*BIG, DENSE, *REFERENCE))} (default: all)")
     ap.add_argument("--modes", default="none,int8", help="TFLite modes (default none,int8)")
+    ap.add_argument("--formats", default="tflite,onnx",
+                    help="tflite, onnx or both (default; ONNX for the tied LMs in float32, prepacking on and off)")
     ap.add_argument("--repeats", type=int, default=5, help="rounds of fresh-process measurements (default 5)")
     ap.add_argument("--runs", type=int, default=50, help="timed runs per measurement (default 50)")
     ap.add_argument("--json", default=None, help="also write every sample and the summary here")
@@ -210,14 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     modes = [m for m in a.modes.split(",") if m]
     started = time.perf_counter()
     print(f"bench_ram: {machine_line()} | {load()}")
-    files = export_all(a.out, models, modes)
+    files = export_all(a.out, models, modes, [f for f in a.formats.split(",") if f])
     samples = measure(files, a.repeats, a.runs)
     rows = summarize(files, samples)
     print(f"\nMedians of {a.repeats} rounds of fresh processes, {a.runs} timed runs each "
           f"(python -m edgeshare.benchmarks.bench_ram --repeats {a.repeats} --runs {a.runs}). RAM: steady RSS after "
           "load and the first inference over a baseline process of the same runtime; RAM/weight: over the model's "
-          "weights stored once (the edgeshare file's); predicted: `edgeshare verify --ram`; init: the measured launch "
-          "(the first launch, which builds the cache, in brackets).\n")
+          "weights stored once (the edgeshare file's); predicted: `edgeshare verify --ram`; p50/default: against the "
+          "Interpreter (TFLite) or prepacking on (ONNX) on the same file, per round; init: the measured launch (the "
+          "first launch, which builds the cache, in brackets).\n")
     print_table(rows)
     print()
     for line in goals(rows):
