@@ -178,7 +178,7 @@ def summarize(files: list[dict[str, Any]], samples: list[dict[str, Any]]) -> lis
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    head = (f"{'model':26} {'mode':4} {'file':14} {'weight MiB':>10} {'setup':15} {'RAM MiB':>8} {'anon':>6} "
+    head = (f"{'model':26} {'mode':4} {'file':17} {'weight MiB':>10} {'setup':15} {'RAM MiB':>8} {'anon':>6} "
             f"{'file':>6} {'predicted':>9} {'RAM/weight':>10} {'peak MiB':>8} {'p50 ms [min-max]':>24} "
             f"{'p50/default [min-max]':>22} {'init ms (first)':>17}")
     print(head)
@@ -189,7 +189,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         ratio = f"{r['p50_ratio']:.2f} [{r['p50_ratio_range'][0]:.2f}-{r['p50_ratio_range'][1]:.2f}]"
         init = f"{r['init_ms']:.0f} ({r['first_launch_init_ms']:.0f})"
         name = f"{r['file']}.{r['format']}"
-        print(f"{r['model']:26} {r['mode']:4} {name:14} {r['unique_weight_bytes'] / 2**20:10.2f} {r['setup']:15} "
+        print(f"{r['model']:26} {r['mode']:4} {name:17} {r['unique_weight_bytes'] / 2**20:10.2f} {r['setup']:15} "
               f"{r['ram_mb']:8.1f} {r['ram_anon_mb']:6.1f} {r['ram_file_mb']:6.1f} {pred:>9} "
               f"{r['ram_to_weight']:9.2f}x {r['peak_ram_mb']:8.1f} {p50:>24} {ratio:>22} {init:>17}")
 
