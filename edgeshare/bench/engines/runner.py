@@ -106,8 +106,10 @@ class RunnerEngine(Engine):
             if "No module named" in why and "edgeshare" in why:
                 why += f" (install the light runtime on the board: `{self._python} -m pip install edgeshare`)"
             step = {"baseline": "the baseline process", "first_launch": "the first launch"}.get(invocation.role)
+            # The runner reports what the input lacks (a dynamic shape with no --input-shape) as InvalidInputError.
+            kind = "input" if why.startswith("InvalidInputError") else "failed"
             raise BenchmarkRunError(f"the runner could not benchmark the model{f' ({step})' if step else ''}: {why}",
-                                    "failed")
+                                    kind)
         data.pop("artifact", None)
         return data
 
