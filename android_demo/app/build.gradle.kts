@@ -9,7 +9,7 @@ android {
 
     defaultConfig {
         applicationId = "dev.edgeshare.demo"
-        minSdk = 24
+        minSdk = 24 // what the LiteRT 2.3 AARs declare
         targetSdk = 34
         versionCode = 1
         versionName = "0.1.0"
@@ -34,9 +34,9 @@ android {
 }
 
 dependencies {
-    // LiteRT (formerly TensorFlow Lite): the Interpreter API with its NNAPI delegate, plus the GPU delegate.
-    implementation("com.google.ai.edge.litert:litert:1.4.0")
-    implementation("com.google.ai.edge.litert:litert-gpu:1.4.0")
-    implementation("com.google.ai.edge.litert:litert-gpu-api:1.4.0")
+    // LiteRT 2.3 (the version edgeshare tests against in Python): the CompiledModel API; from 2.3 the GPU
+    // accelerator is its own artifact (without it, Accelerator.GPU falls back to the CPU with only a Logcat line).
+    implementation("com.google.ai.edge.litert:litert:2.3.0")
+    implementation("com.google.ai.edge.litert:litert-gpu:2.3.0")
     implementation("androidx.appcompat:appcompat:1.7.0")
 }

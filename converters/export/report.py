@@ -12,6 +12,7 @@ from typing import Any
 
 from ..jsonsafe import finite
 from ..verify.numerics import Numerics
+from ..verify.ram import predict_ram
 from ..verify.report import GroupReport, VerifyReport, WeightRow
 from .prepare import Prepared
 
@@ -42,6 +43,7 @@ class ExportReport:
     repair: dict[str, Any] | None = None  # what the repair pass merged, skipped and cost; None with --no-repair
     delegates: dict[str, Any] | None = None  # per-delegate op support (TFLite)
     signatures: list[dict[str, Any]] | None = None  # each signature (TFLite) or per-task file (ONNX)
+    ram: dict[str, Any] | None = None  # predicted RAM per runtime (verify/ram.py): packed copies, ram_to_weight
 
     @property
     def ok(self) -> bool:
@@ -114,6 +116,7 @@ def build_report(p: Prepared, path: str, fmt: str, quantize: str, route: str, st
         versions=versions(),
         warnings=warnings,
         repair=repair_info,
+        ram=predict_ram(path).summary(),
     )
 
 

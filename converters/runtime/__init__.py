@@ -1,7 +1,8 @@
 """Runtime: run a .tflite or .onnx on the host behind one interface (light: no TensorFlow, no Keras).
 
 - `base`: `Runner` (inputs and outputs by name, real values in and out) and `TensorSpec`;
-- `litert`: LiteRT's Interpreter; `onnxrt`: onnxruntime's CPU provider;
+- `litert`: LiteRT's Interpreter; `compiled`: LiteRT's CompiledModel API (with XNNPACK's weight cache);
+  `onnxrt`: onnxruntime's CPU provider;
 - `inputs`: the one random-input generator;
 - `delegates`: which ops XNNPACK and the GPU delegate take.
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from ..formats.source import open_source, sniff_format
 from .base import Runner, TensorSpec
+from .compiled import CompiledModelRunner
 from .inputs import concrete_shape, random_batch, random_feeds
 from .litert import LiteRTRunner
 from .onnxrt import OnnxRunner
@@ -28,6 +30,7 @@ def open_runner(model: str | os.PathLike[str] | bytes, **options: Any) -> Runner
 
 
 __all__ = [
+    "CompiledModelRunner",
     "LiteRTRunner",
     "OnnxRunner",
     "Runner",

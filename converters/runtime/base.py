@@ -8,7 +8,7 @@ dequantized here with its tensor's own scale and zero point, so callers always s
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,20 @@ class TensorSpec:
         if self.scale == 0 or not np.issubdtype(y.dtype, np.integer):
             return y
         return (y.astype(np.float32) - self.zero_point) * self.scale
+
+
+def choose_signature(available: Iterable[str], signature: str | None, label: str = "<model>") -> str | None:
+    """The signature a runner uses: the one asked for (it must exist), else the only one, else "all" in a
+    multi-task file, else the first by name; None for a file without signatures."""
+    keys = sorted(available)
+    if signature is not None:
+        if signature not in keys:
+            raise InvalidInputError(f"no signature {signature!r}; the model has {keys}. "
+                                    f"Received: signature={signature}", label)
+        return signature
+    if len(keys) <= 1:
+        return keys[0] if keys else None
+    return "all" if "all" in keys else keys[0]
 
 
 class Runner(ABC):

@@ -17,7 +17,7 @@ from edgeshare.errors import InvalidInputError
 
 from ..formats.source import open_source
 from ..formats.tflite_file import read_tflite
-from .base import Runner, TensorSpec
+from .base import Runner, TensorSpec, choose_signature
 
 LITERT_DELEGATES = ("xnnpack", "cpu")
 
@@ -85,12 +85,7 @@ class LiteRTRunner(Runner):
         self.delegate = delegate
         self._wrapper = self.interpreter._interpreter
         sigs = self.interpreter.get_signature_list() or {}
-        if signature is not None and signature not in sigs:
-            raise InvalidInputError(f"no signature {signature!r}; the model has {sorted(sigs)}. "
-                                    f"Received: signature={signature}", self.label)
-        key = signature if signature is not None else (next(iter(sigs)) if len(sigs) == 1 else None)
-        if key is None and len(sigs) > 1:
-            key = "all" if "all" in sigs else sorted(sigs)[0]
+        key = choose_signature(sigs, signature, self.label)
         self.signature = key
         bounds = gather_bounds(content if content is not None else self.label)
         if key is not None:

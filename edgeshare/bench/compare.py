@@ -36,7 +36,7 @@ def device_name(result: dict[str, Any]) -> str:
 def compare_rows(results: Sequence[dict[str, Any]], latest: bool = False) -> list[dict[str, Any]]:
     """Successful results as table rows, sorted by variant, device, delegate, then time.
 
-    With `latest`, only the newest result of each (variant, device, delegate) is kept.
+    With `latest`, only the newest result of each (variant, device, delegate, runtime setup) is kept.
     """
     rows = []
     for r in results:
@@ -49,12 +49,18 @@ def compare_rows(results: Sequence[dict[str, Any]], latest: bool = False) -> lis
             "quantize": rep.get("quantize") or rep.get("mode"),
             "device": device_name(r),
             "delegate": r.get("delegate") or "-",
+            "setup": r.get("setup") or "-",
             "when": r.get("timestamp"),
             "p50_ms": r.get("p50_ms"),
             "p90_ms": r.get("p90_ms"),
             "mean_ms": r.get("mean_ms"),
             "init_ms": r.get("init_ms"),
             "memory_mb": r.get("peak_mem_mb", r.get("peak_rss_mb")),
+            "ram_mb": r.get("ram_mb"),
+            "ram_to_weight": r.get("ram_to_weight"),
+            "peak_ram_mb": r.get("peak_ram_mb"),
+            "weight_bytes": r.get("weight_bytes"),
+            "first_launch_init_ms": (r.get("first_launch") or {}).get("init_ms"),
             "size_bytes": size_bytes(r),
             "duplicate_bytes": rep.get("duplicate_bytes"),
             "runs": r.get("measured_runs") or r.get("runs"),
@@ -64,14 +70,47 @@ def compare_rows(results: Sequence[dict[str, Any]], latest: bool = False) -> lis
             "max_ms": r.get("max_ms"),
         })
     if latest:
-        newest: dict[tuple[str, str, str], dict[str, Any]] = {}
+        newest: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         for row in rows:
-            key = (str(row["variant"]), str(row["device"]), str(row["delegate"]))
+            key = (str(row["variant"]), str(row["device"]), str(row["delegate"]), str(row["setup"]))
             if key not in newest or str(row["when"] or "") >= str(newest[key]["when"] or ""):
                 newest[key] = row
         rows = list(newest.values())
-    rows.sort(key=lambda x: (x["variant"], x["device"], x["delegate"], x["when"] or ""))
+    rows.sort(key=lambda x: (x["variant"], x["device"], x["delegate"], x["setup"], x["when"] or ""))
     return rows
+
+
+def tradeoffs(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per file and device measured in two runtime setups (weight cache on and off, onnxruntime
+    prepacking on and off): what the second setup costs in RAM and latency against the first."""
+    latest: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("setup") in (None, "-"):
+            continue
+        by_setup = latest.setdefault((str(r["variant"]), str(r["device"]), str(r["delegate"])), {})
+        old = by_setup.get(r["setup"])
+        if old is None or str(r.get("when") or "") >= str(old.get("when") or ""):
+            by_setup[r["setup"]] = r
+    lines = []
+    for (variant, device, delegate), by_setup in sorted(latest.items()):
+        if len(by_setup) < 2:
+            continue
+        # The packed-once setups first: every other one is compared with it.
+        ordered = sorted(by_setup.values(), key=lambda r: ("cache" not in r["setup"] and "prepack off" not in
+                                                           r["setup"], r["setup"]))
+        ref = ordered[0]
+        for other in ordered[1:]:
+            parts = []
+            if ref.get("ram_mb") is not None and other.get("ram_mb") is not None:
+                parts.append(f"RAM {other['ram_mb']:.1f} vs {ref['ram_mb']:.1f} MiB "
+                             f"({other['ram_mb'] - ref['ram_mb']:+.1f})")
+            a, b = typical_ms(ref), typical_ms(other)
+            if a and b:
+                parts.append(f"p50 {b:.3g} vs {a:.3g} ms (x{b / a:.2f})")
+            if parts:
+                lines.append(f"{variant} on {device} [{delegate}]: {other['setup']} vs {ref['setup']}: "
+                             + ", ".join(parts))
+    return lines
 
 
 def typical_ms(row: dict[str, Any]) -> float | None:

@@ -20,9 +20,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from edgeshare.bench.artifacts import artifact_format, load_report
+from edgeshare.bench.artifacts import artifact_format, load_report, predicted_ram, weight_bytes
 from edgeshare.bench.engines import BenchmarkRunError, Engine, engine_for
-from edgeshare.bench.engines.base import ProgressFn
+from edgeshare.bench.engines.base import Invocation, ProgressFn
+from edgeshare.bench.memory import weight_ratio
 from edgeshare.bench.names import DELEGATES, RUNNER_DELEGATES
 from edgeshare.bench.options import BenchOptions
 from edgeshare.bench.transports.base import TargetError, Transport
@@ -31,8 +32,13 @@ from edgeshare.errors import InvalidInputError
 __all__ = ["BenchOptions", "BenchSession", "bench_target", "bench_targets", "error_row", "load_report", "plan_jobs"]
 
 
-def plan_jobs(artifacts: Sequence[str], delegates: Sequence[str], kind: str) -> list[tuple[str, str]]:
+def plan_jobs(artifacts: Sequence[str], delegates: Sequence[str], kind: str,
+              options: BenchOptions | None = None) -> list[tuple[str, str]]:
     """(artifact, delegate) pairs a target of this kind can run; raises InvalidInputError for none."""
+    if options is not None and kind != "adb" and options.runtime == "interpreter" and options.weight_cache == "on":
+        raise InvalidInputError("the XNNPACK weight cache needs LiteRT's CompiledModel API on the host and SSH "
+                                "boards: use --runtime compiled, or --weight-cache off for the Interpreter. "
+                                "Received: runtime=interpreter, weight_cache=on")
     for d in delegates:
         if d not in DELEGATES:
             raise InvalidInputError(f"unknown delegate; expected one of {', '.join(DELEGATES)}. Received: delegate={d}")
@@ -52,6 +58,15 @@ def plan_jobs(artifacts: Sequence[str], delegates: Sequence[str], kind: str) -> 
                 f"on {kind} targets the {fmt} runner offers {', '.join(offered)}; GPU, NNAPI, Hexagon and NPU "
                 f"delegates run on Android (--device adb). Received: delegate={','.join(delegates)}", a)
         jobs += [(a, d) for d in wanted]
+    if kind == "adb" and options is not None:
+        from edgeshare.bench.engines import ENGINES, adb_engine
+
+        engine = ENGINES[adb_engine(options)]
+        offered = getattr(engine, "delegates", DELEGATES)
+        for a, d in jobs:
+            if d not in offered:
+                raise InvalidInputError(f"{engine.name} offers delegates {', '.join(offered)}. Received: delegate={d}",
+                                        a)
     return jobs
 
 
@@ -71,7 +86,7 @@ class BenchSession:
     def __init__(self, transport: Transport, options: BenchOptions, engine: Engine | None = None) -> None:
         self.transport = transport
         self.options = options
-        self.engine = engine or engine_for(transport.kind)
+        self.engine = engine or engine_for(transport.kind, options=options)
         self.workdir: str | None = None
         self.info: dict[str, Any] = {}
 
@@ -108,15 +123,25 @@ class BenchSession:
         fmt = artifact_format(artifact)
         remote_model = f"{self.workdir}/{os.path.basename(artifact)}"
         t.push(artifact, remote_model)
+        steps: list[Invocation] = []
         try:
-            inv = self.engine.invocation(self, remote_model, delegate, progress)
-            proc = t.run(inv.argv, cwd=self.workdir, env=inv.env, timeout=self.options.timeout,
-                         merge_stderr=inv.merge_stderr, on_stderr_line=inv.on_stderr_line)
-            res = self.engine.parse(inv, proc, self._pull_text(inv.result_file))
-            res["command"] = t.describe(inv.argv, cwd=self.workdir, env=inv.env, merge_stderr=inv.merge_stderr)
+            steps = self.engine.steps(self, remote_model, delegate, progress, fmt)
+            parsed = []
+            for inv in steps:
+                proc = t.run(inv.argv, cwd=self.workdir, env=inv.env, timeout=self.options.timeout,
+                             merge_stderr=inv.merge_stderr, on_stderr_line=inv.on_stderr_line)
+                parsed.append(self.engine.parse(inv, proc, self._pull_text(inv.result_file)))
+                for path in inv.expect_files:
+                    self._check_written(path, inv)
+            res = self.engine.combine(steps, parsed)
+            described = [t.describe(s.argv, cwd=self.workdir, env=s.env, merge_stderr=s.merge_stderr) for s in steps]
+            res["command"] = described[-1]  # the measured run
+            if len(described) > 1:
+                res["commands"] = described
         finally:
+            scratch = list(dict.fromkeys(f for s in steps for f in s.cleanup))
             with contextlib.suppress(TargetError):
-                t.run(["rm", "-f", "--", remote_model], timeout=60)
+                t.run(["rm", "-f", "--", remote_model, *scratch], timeout=60)
         o = self.options
         res.update({
             "artifact": artifact,
@@ -132,10 +157,25 @@ class BenchSession:
             "warmup": o.warmup,
             "runs": o.runs,
             "size_bytes": os.path.getsize(artifact),
+            "weight_bytes": weight_bytes(artifact),
             "report": load_report(artifact),
             "timestamp": _now(),
         })
+        res.update(weight_ratio(res.get("ram_mb"), res["weight_bytes"]))
+        res["ram_predicted"], res["ram_notes"] = predicted_ram(artifact, res)
         return res
+
+    def _check_written(self, path: str, step: Invocation) -> None:
+        """A file the step had to write (a weight cache) must be on the target and not empty."""
+        proc = self.transport.run(["wc", "-c", path], timeout=60)
+        words = proc.text.split()
+        size = int(words[0]) if proc.returncode == 0 and words and words[0].isdigit() else None
+        if not size:
+            state = "missing" if size is None else "empty"
+            raise BenchmarkRunError(
+                f"the XNNPACK weight cache {path} is {state} after the {step.role.replace('_', ' ')}: the runtime did "
+                "not write it (a build that ignores the cache flag, or a folder it cannot write to); measure "
+                f"without it with --weight-cache off. Received: weight_cache={path}", "cache_missing", {"cache": path})
 
     def _pull_text(self, remote: str | None) -> str | None:
         """The text of a result file the engine left on the target, or None when it left none."""

@@ -25,14 +25,19 @@ def bench_host(
     runs: int = 100,
     progress: ProgressFn | None = None,
     delegate: str | None = None,
+    weight_cache: str | None = None,
+    runtime: str | None = None,
+    ort_prepack: str = "on",
 ) -> dict[str, Any]:
-    """Benchmark `path` on this machine in a child process and return its result dict.
+    """Benchmark `path` on this machine in fresh processes and return its result dict (see BenchOptions for
+    `weight_cache`, `runtime` and `ort_prepack`; by default LiteRT runs CompiledModel with the weight cache).
 
     Raises InvalidInputError (naming the file) when the runtime cannot run the model.
     """
-    options = BenchOptions(warmup=warmup, runs=runs, threads=threads)
+    options = BenchOptions(warmup=warmup, runs=runs, threads=threads, weight_cache=weight_cache, runtime=runtime,
+                           ort_prepack=ort_prepack)
     options.validate()
-    [(_, chosen)] = plan_jobs([path], [delegate] if delegate else [], "host")
+    [(_, chosen)] = plan_jobs([path], [delegate] if delegate else [], "host", options)
 
     def tick(_msg: str, done: int, total: int) -> None:
         if progress and total:

@@ -7,6 +7,9 @@ import os
 DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi", "hexagon", "npu")
 # What the Python runner (host and SSH boards) offers per format; the first is the default.
 RUNNER_DELEGATES = {"tflite": ("xnnpack", "cpu"), "onnx": ("cpu",)}
+# The LiteRT APIs the Python runner drives: CompiledModel (with XNNPACK's weight cache) or the Interpreter.
+LITERT_APIS = ("compiled", "interpreter")
+ON_OFF = ("on", "off")
 DEVICE_HELP = "host (default), ssh:USER@HOST[:PORT], adb (the one attached phone), adb:SERIAL or adb:all"
 DEFAULT_HISTORY = os.path.join("build", "bench_history.jsonl")
 

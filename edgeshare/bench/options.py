@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from edgeshare.bench.names import LITERT_APIS, ON_OFF
 from edgeshare.errors import InvalidInputError
 
 
@@ -25,6 +26,12 @@ class BenchOptions:
         remote_python: the Python that runs the runner on an SSH board (None: `python3`; host: this one).
         timeout: seconds one benchmark may take.
         input_shapes: input name -> shape, for inputs with dynamic dimensions (`--input-shape NAME=1x16`).
+        weight_cache: "on" (XNNPACK's weight cache: each buffer packed once; a build launch and a measured
+            launch), "off", or None: on, unless `runtime` is "interpreter".
+        runtime: the LiteRT API of the Python runner, "compiled" or "interpreter"; None: compiled when the
+            weight cache is on. On Android, "compiled" picks benchmark_litert_model and "interpreter"
+            benchmark_model (None: the binary's name decides).
+        ort_prepack: "on" (onnxruntime's default: a prepacked copy of a constant GEMM operand per node) or "off".
     """
 
     warmup: int = 10
@@ -38,8 +45,27 @@ class BenchOptions:
     remote_python: str | None = None
     timeout: float = 900.0
     input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    weight_cache: str | None = None
+    runtime: str | None = None
+    ort_prepack: str = "on"
+
+    @property
+    def cache_on(self) -> bool:
+        """Whether LiteRT runs through XNNPACK's weight cache (the default)."""
+        return self.weight_cache == "on" or (self.weight_cache is None and self.runtime != "interpreter")
+
+    @property
+    def litert_api(self) -> str:
+        """The LiteRT API the Python runner uses: "compiled" unless asked or the cache is off."""
+        return self.runtime or ("compiled" if self.cache_on else "interpreter")
 
     def validate(self) -> None:
+        if self.weight_cache is not None and self.weight_cache not in ON_OFF:
+            raise InvalidInputError(f"`weight_cache` is on or off. Received: weight_cache={self.weight_cache}")
+        if self.ort_prepack not in ON_OFF:
+            raise InvalidInputError(f"`ort_prepack` is on or off. Received: ort_prepack={self.ort_prepack}")
+        if self.runtime is not None and self.runtime not in LITERT_APIS:
+            raise InvalidInputError(f"`runtime` is one of {', '.join(LITERT_APIS)}. Received: runtime={self.runtime}")
         if self.runs < 1:
             raise InvalidInputError(f"`runs` must be at least 1. Received: runs={self.runs}")
         if self.warmup < 0:

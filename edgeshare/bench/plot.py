@@ -1,4 +1,5 @@
-"""`--plot PNG`: latency distributions and size against latency, with matplotlib (imported here only)."""
+"""`--plot PNG`: latency distributions, size against latency and RAM over the weight, with matplotlib
+(imported here only)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ from edgeshare.bench.compare import typical_ms
 
 def _label(row: dict[str, Any], with_when: bool) -> str:
     when = f" {str(row['when'])[:10]}" if with_when and row.get("when") else ""
-    return f"{row['variant']}\n{row['device']} · {row['delegate']}{when}"
+    setup = f" · {row['setup']}" if row.get("setup") not in (None, "-") else ""
+    return f"{row['variant']}\n{row['device']} · {row['delegate']}{setup}{when}"
 
 
 def plot_compare(rows: Sequence[dict[str, Any]], path: str, title: str = "edgeshare bench") -> str:
-    """Draw two panels into `path` (PNG) and return it.
+    """Draw the panels into `path` (PNG) and return it.
 
     Left: one horizontal box per (variant, device, delegate) from the per-run latencies (whiskers at
-    p5/p95); results without per-run latencies (benchmark_model) show p50 (or the mean) with min-max. Right: file size
-    against p50 latency, one marker per row, coloured by device and delegate.
+    p5/p95); results without per-run latencies (benchmark_model) show p50 (or the mean) with min-max. Middle:
+    file size against p50 latency, one marker per row, coloured by device and delegate. Right, when results carry
+    RAM: one bar per row, its steady RAM in multiples of the stored weights (ram_to_weight), with the first
+    launch's peak as a tick.
     """
     import matplotlib
 
@@ -29,11 +33,13 @@ def plot_compare(rows: Sequence[dict[str, Any]], path: str, title: str = "edgesh
     rows = [r for r in rows if typical_ms(r) is not None]
     if not rows:
         raise ValueError("nothing to plot: no result has a latency")
-    keys = [(r["variant"], r["device"], r["delegate"]) for r in rows]
+    keys = [(r["variant"], r["device"], r["delegate"], r.get("setup")) for r in rows]
     with_when = len(set(keys)) < len(keys)
     n = len(rows)
-    fig, (ax_d, ax_s) = plt.subplots(1, 2, figsize=(15, max(6.0, 0.62 * n + 2.5)),
-                                     gridspec_kw={"width_ratios": [1.35, 1]})
+    with_ram = any(r.get("ram_to_weight") is not None for r in rows)
+    fig, axes = plt.subplots(1, 3 if with_ram else 2, figsize=(21 if with_ram else 15, max(6.0, 0.62 * n + 2.5)),
+                             gridspec_kw={"width_ratios": [1.35, 1, 0.8] if with_ram else [1.35, 1]})
+    ax_d, ax_s = axes[0], axes[1]
     groups = sorted({(r["device"], r["delegate"]) for r in rows})
     cmap = plt.get_cmap("tab10")
     color = {g: cmap(i % 10) for i, g in enumerate(groups)}
@@ -89,11 +95,38 @@ def plot_compare(rows: Sequence[dict[str, Any]], path: str, title: str = "edgesh
                           label=f"{g[0]} · {g[1]}") for g in groups]
     ax_s.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1),
                 ncol=min(2, len(handles)), title="device · delegate", title_fontsize=8, frameon=False)
+    if with_ram:
+        _ram_panel(axes[2], rows, ys, [color[(r["device"], r["delegate"])] for r in rows])
     fig.suptitle(title, fontsize=12)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _ram_panel(ax: Any, rows: Sequence[dict[str, Any]], ys: list[int], colors: list[Any]) -> None:
+    """Steady RAM over the stored weights per row (the bar, labelled with its MiB), the first launch's peak as a
+    tick, and 1x (RAM equal to the weights) as a line."""
+    for y, r, c in zip(ys, rows, colors):
+        ratio = r.get("ram_to_weight")
+        if ratio is None:
+            ax.text(0.02, y, "no RAM figure", va="center", fontsize=8, color="grey", transform=ax.get_yaxis_transform())
+            continue
+        ax.barh([y], [ratio], color=c, alpha=0.6, edgecolor="black", linewidth=0.5, height=0.55)
+        label = f"{ratio:.2f}x" + (f" ({r['ram_mb']:.1f} MiB)" if r.get("ram_mb") is not None else "")
+        ax.text(ratio, y, " " + label, va="center", fontsize=8)
+        weight = r.get("weight_bytes")
+        if r.get("peak_ram_mb") is not None and weight:
+            ax.plot([r["peak_ram_mb"] * 2**20 / weight] * 2, [y - 0.3, y + 0.3], color="black", linewidth=1.5)
+    ax.axvline(1.0, color="black", linestyle=":", linewidth=1)
+    ax.set_yticks(ys)
+    ax.set_yticklabels([f"[{i}]" for i in range(1, len(rows) + 1)], fontsize=8.5)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.margins(x=0.25)
+    ax.set_xlabel("steady RAM / stored weights (ram_to_weight)")
+    ax.set_title("RAM over the weights (bar: after load and first inference;\ntick: first launch peak; "
+                 "dotted: 1x)", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
 
 
 def _plain(value: float, _pos: object = None) -> str:

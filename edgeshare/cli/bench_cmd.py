@@ -11,7 +11,7 @@ import sys
 import threading
 from typing import Any
 
-from edgeshare.bench.names import DEFAULT_HISTORY, DELEGATES, DEVICE_HELP, history_path
+from edgeshare.bench.names import DEFAULT_HISTORY, DELEGATES, DEVICE_HELP, LITERT_APIS, ON_OFF, history_path
 from edgeshare.cli._common import add_json_flag, emit_json, fmt_ms, human, out, progress_bar
 
 
@@ -20,9 +20,11 @@ def add_parser(sub: Any) -> None:
         "bench",
         help="measure latency and memory of .tflite/.onnx files on the host, SSH boards and Android phones",
         description="Benchmarks each file on each device and delegate with one flow (push, run, parse, pull, "
-        "clean up). Host and SSH boards run `python -m edgeshare.bench.runner` (LiteRT with XNNPACK, or "
-        "onnxruntime's CPU provider); Android phones run the TFLite benchmark_model binary over adb. Every "
-        "result is appended to a JSON Lines history for `edgeshare compare`.",
+        "clean up). Host and SSH boards run `python -m edgeshare.bench.runner` (LiteRT's CompiledModel with "
+        "XNNPACK's weight cache by default, or onnxruntime's CPU provider); Android phones run the TFLite "
+        "benchmark_model binary over adb (with --xnnpack_weight_cache_file_path). Each result carries latency and "
+        "RAM: ram_mb (steady RSS over a baseline process of the same runtime), peak_ram_mb (the first launch) and "
+        "ram_to_weight. Every result is appended to a JSON Lines history for `edgeshare compare`.",
     )
     p.add_argument("artifacts", nargs="+", metavar="ARTIFACT", help=".tflite or .onnx files")
     p.add_argument("--device", action="append", default=None, metavar="DEVICE",
@@ -50,6 +52,17 @@ def add_parser(sub: Any) -> None:
                    help="the Python with edgeshare installed on an SSH board (default python3)")
     p.add_argument("--ssh-config", default=None, metavar="PATH", help="an ssh_config file (ssh -F)")
     p.add_argument("--ssh-option", action="append", default=[], metavar="NAME=VALUE", help="ssh -o, repeatable")
+    p.add_argument("--weight-cache", choices=ON_OFF, default=None,
+                   help="XNNPACK's weight cache (default on): each weight buffer packed once, into a cache file in "
+                   "the target's work folder; a first launch builds it and a second, measured launch maps it. off: a "
+                   "packed copy per op, as LiteRT's Interpreter does by default")
+    p.add_argument("--runtime", choices=LITERT_APIS, default=None,
+                   help="the LiteRT API on the host and SSH boards (default compiled; interpreter with "
+                   "--weight-cache off). On Android, compiled runs benchmark_litert_model and interpreter "
+                   "benchmark_model (default: the binary's name decides)")
+    p.add_argument("--ort-prepack", choices=ON_OFF, default="on",
+                   help="onnxruntime's weight prepacking (default on: faster GEMMs, a packed copy per node that "
+                   "reads a weight; off: each weight held once)")
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=1x16",
                    help="the shape of an input with dynamic dimensions (repeat per input); recorded in the result")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds one benchmark may take (default 900)")
@@ -73,13 +86,14 @@ def run(args: argparse.Namespace) -> int:
                            op_profile=args.op_profile, peak_memory=args.peak_memory,
                            benchmark_binary=args.benchmark_binary, push_libs=tuple(args.push_lib),
                            remote_python=args.remote_python, timeout=args.timeout,
-                           input_shapes=dict(parse_input_shape(t) for t in args.input_shape))
+                           input_shapes=dict(parse_input_shape(t) for t in args.input_shape),
+                           weight_cache=args.weight_cache, runtime=args.runtime, ort_prepack=args.ort_prepack)
     options.validate()
     delegates = list(dict.fromkeys(args.delegate or []))
     specs = list(dict.fromkeys(args.device or ["host"]))
     # Every file is checked (and every job planned) before any device is touched.
     kinds = {s.partition(":")[0] if s != "host" else "host" for s in specs}
-    plans = {k: plan_jobs(args.artifacts, delegates, k) for k in kinds}
+    plans = {k: plan_jobs(args.artifacts, delegates, k, options) for k in kinds}
     transports, not_ready = resolve_targets(specs, ssh_config=args.ssh_config, ssh_options=args.ssh_option,
                                             remote_dir=args.remote_dir)
 
@@ -110,9 +124,11 @@ def run(args: argparse.Namespace) -> int:
         _print_results(results, args)
         if len(results) > 1:
             from edgeshare.bench.compare import compare_rows
-            from edgeshare.cli.compare_cmd import print_compare_table
+            from edgeshare.cli.compare_cmd import print_compare_table, print_tradeoffs
 
-            print_compare_table(compare_rows(results), "comparison (size from <artifact>.report.json when present)")
+            rows = compare_rows(results)
+            print_compare_table(rows, "comparison (size from <artifact>.report.json when present)")
+            print_tradeoffs(rows)
         if history:
             out.print(f"appended {len(rows)} result(s) to {history}; compare runs with `edgeshare compare {history}`",
                       markup=False)
@@ -152,23 +168,34 @@ def _print_results(results: list[dict[str, Any]], args: argparse.Namespace) -> N
     from rich.markup import escape as esc
     from rich.table import Table
 
+    from edgeshare.cli.compare_cmd import fmt_mb, fmt_ratio
+
     if not results:
         return
-    t = Table(title=f"latency (ms; {args.runs} runs after {args.warmup} warm-up)", title_justify="left")
-    # Only benchmark_model (Android) reports how the delegate applied; the runner's delegate is its name.
-    show_delegation = any(r.get("delegation") for r in results)
-    cols = ["variant", "device", "delegate", "init", "first", "p50", "p90", "mean", "std", "memory MB"]
-    for c in [*cols, *(["delegation"] if show_delegation else [])]:
-        left = c in ("variant", "device", "delegate", "delegation")
+    t = Table(title=f"latency (ms; {args.runs} runs after {args.warmup} warm-up) and RAM (MiB)", title_justify="left")
+    cols = ["variant", "device", "delegate", "runtime", "init", "first", "p50", "p90", "mean", "std", "RAM",
+            "x weight", "first launch"]
+    for c in cols:
+        left = c in ("variant", "device", "delegate", "runtime")
         t.add_column(c, justify="left" if left else "right", overflow="fold", no_wrap=c in ("variant", "device"))
     for r in results:
-        mem = r.get("peak_mem_mb")
-        t.add_row(esc(r["variant"]), esc(r["device"]), r["delegate"], fmt_ms(r.get("init_ms")),
-                  fmt_ms(r.get("first_ms")),
+        launch = r.get("first_launch") or {}
+        first = "-" if not launch else f"{fmt_ms(launch.get('init_ms'))} ms, peak {fmt_mb(r.get('peak_ram_mb'))}"
+        t.add_row(esc(r["variant"]), esc(r["device"]), r["delegate"], esc(str(r.get("setup") or "-")),
+                  fmt_ms(r.get("init_ms")), fmt_ms(r.get("first_ms")),
                   fmt_ms(r.get("p50_ms")), fmt_ms(r.get("p90_ms")), fmt_ms(r.get("mean_ms")),
-                  fmt_ms(r.get("std_ms")), "-" if mem is None else f"{mem:.1f}",
-                  *([_delegation_cell(r)] if show_delegation else []))
+                  fmt_ms(r.get("std_ms")), fmt_mb(r.get("ram_mb")), fmt_ratio(r.get("ram_to_weight")), first)
     out.print(t)
+    # Only benchmark_model (Android) reports how the delegate applied; the runner's delegate is its name.
+    for r in results:
+        if r.get("delegation"):
+            out.print(f"{esc(r['variant'])} on {esc(r['device'])} [{r['delegate']}]: {_delegation_cell(r)}")
+    out.print("RAM: steady RSS after load and the first inference, over a baseline process of the same runtime "
+              "(anonymous pages + the model and weight-cache file pages); x weight: over the weights stored in the "
+              "file; first launch: the launch that builds the weight cache (init, peak RAM)", markup=False)
+    for r in results:
+        for note in r.get("ram_notes") or []:
+            out.print(esc(f"{r['variant']} [{r.get('setup')}]: {note}"))
     for r in results:
         prof = r.get("op_profile")
         if not prof:

@@ -1,7 +1,9 @@
 """edgeshare compare [RESULTS...] [--latest] [--plot PNG] [--json [PATH]]
 
-One table of variants x devices x delegates from `edgeshare bench --json` files and JSON Lines
-histories (default: build/bench_history.jsonl): p50, p90, init, memory and the file size.
+One table of variants x devices x delegates x runtime setups from `edgeshare bench --json` files and JSON
+Lines histories (default: build/bench_history.jsonl): p50, p90, init, RAM (steady, over the weight, first
+launch peak) and the file size, then what one setup costs against another (weight cache on and off,
+onnxruntime prepacking on and off) where both were measured.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ def add_parser(sub: Any) -> None:
         "compare",
         help="one table (and chart) of variants x devices x delegates from benchmark results",
         description="Reads `edgeshare bench --json` files and JSON Lines histories and prints p50, p90, init "
-        "time, memory and file size (from <artifact>.report.json when present) per variant, device and delegate.",
+        "time, RAM (ram_mb, ram_to_weight, the first launch's peak) and file size (from <artifact>.report.json "
+        "when present) per variant, device, delegate and runtime setup, then the RAM and latency trade-off "
+        "between setups measured on the same file.",
     )
     p.add_argument("results", nargs="*", metavar="RESULTS",
                    help=f"result files (.json from bench --json, or .jsonl histories; default {DEFAULT_HISTORY})")
@@ -47,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
                                 f"({failed} failed run(s)); run `edgeshare bench` first")
     if human(args):
         print_compare_table(rows, f"comparison of {len(rows)} result(s) from {', '.join(paths)}")
+        print_tradeoffs(rows)
         if failed:
             out.print(f"{failed} failed run(s) not shown (see their \"error\" in the files)")
     if args.plot:
@@ -59,25 +64,49 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def fmt_mb(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}"
+
+
+def fmt_ratio(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}x"
+
+
+def print_tradeoffs(rows: list[dict[str, Any]]) -> None:
+    from edgeshare.bench.compare import tradeoffs
+
+    for line in tradeoffs(rows):
+        out.print(line, markup=False)
+
+
 def print_compare_table(rows: list[dict[str, Any]], title: str) -> None:
     from rich.markup import escape as esc
     from rich.table import Table
 
-    show_when = len({(r["variant"], r["device"], r["delegate"]) for r in rows}) < len(rows)
-    t = Table(title=esc(title), title_justify="left")
-    cols = ["variant", "device", "delegate", *(["when"] if show_when else []), "p50 ms", "p90 ms", "init ms",
-            "memory MB", "size", "duplicates"]
-    for c in cols:
-        t.add_column(c, justify="left" if c in ("variant", "device", "delegate", "when") else "right",
-                     overflow="fold")
+    show_when = len({(r["variant"], r["device"], r["delegate"], r.get("setup")) for r in rows}) < len(rows)
+    cols = ["variant", "device", "delegate", "runtime", *(["when"] if show_when else []), "p50 ms", "p90 ms",
+            "init ms", "RAM MiB", "x weight", "peak MiB", "size", "duplicates"]
+    table_rows = []
     for r in rows:
         p50 = fmt_ms(r["p50_ms"]) if r["p50_ms"] is not None else (
             f"~{fmt_ms(r['mean_ms'])} (mean)" if r["mean_ms"] is not None else "-")
-        mem = "-" if r["memory_mb"] is None else f"{r['memory_mb']:.1f}"
         dup = r.get("duplicate_bytes")
         when = [str(r["when"] or "-")[:16]] if show_when else []
-        cells = [esc(r["variant"]), esc(r["device"]), r["delegate"], *when,
-                 p50, fmt_ms(r["p90_ms"]), fmt_ms(r["init_ms"]), mem, fmt_bytes(r["size_bytes"]),
-                 "-" if dup is None else fmt_bytes(dup)]
-        t.add_row(*cells)
+        # Older results carry only the process's peak RSS; it stands in for the RAM, marked with "~".
+        ram = fmt_mb(r.get("ram_mb")) if r.get("ram_mb") is not None else (
+            "-" if r["memory_mb"] is None else f"~{r['memory_mb']:.1f} (peak RSS)")
+        table_rows.append([esc(r["variant"]), esc(r["device"]), r["delegate"], esc(str(r.get("setup") or "-")), *when,
+                           p50, fmt_ms(r["p90_ms"]), fmt_ms(r["init_ms"]), ram, fmt_ratio(r.get("ram_to_weight")),
+                           fmt_mb(r.get("peak_ram_mb")), fmt_bytes(r["size_bytes"]),
+                           "-" if dup is None else fmt_bytes(dup)])
+    # Columns no row fills (results from before RAM was measured, or without a runtime setup) are left out.
+    keep = [i for i, c in enumerate(cols) if c in ("variant", "device", "delegate", "p50 ms")
+            or any(row[i] != "-" for row in table_rows)]
+    t = Table(title=esc(title), title_justify="left")
+    for i in keep:
+        c = cols[i]
+        t.add_column(c, justify="left" if c in ("variant", "device", "delegate", "runtime", "when") else "right",
+                     overflow="fold")
+    for row in table_rows:
+        t.add_row(*[row[i] for i in keep])
     out.print(t)

@@ -22,6 +22,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--model-explorer", metavar="JSON",
                    help="write a Model Explorer overlay (node data) that colours the readers of each duplicate "
                    "group: model-explorer ARTIFACT --node_data_paths=JSON")
+    p.add_argument("--ram", action="store_true",
+                   help="also predict the RAM per runtime: which weights get packed, how many packed copies with "
+                   "and without XNNPACK's weight cache (or onnxruntime's prepacking), and ram_to_weight")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -47,5 +50,14 @@ def run(args: argparse.Namespace) -> int:
         from edgeshare.converters.verify.overlay import write_overlay
 
         write_overlay(args.artifact, rep, args.model_explorer)
-    emit_json(args.json, rep.to_dict())
+    payload = rep.to_dict()
+    if args.ram:
+        from edgeshare.converters.verify.ram import predict_ram
+
+        payload["ram"] = predict_ram(args.artifact).summary()
+        if human(args):
+            from edgeshare.cli.render_ram import print_ram
+
+            print_ram(payload["ram"])
+    emit_json(args.json, payload)
     return 0 if rep.ok else 1

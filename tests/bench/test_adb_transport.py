@@ -49,13 +49,19 @@ def test_adb_command_lines_are_exactly_what_benchmark_model_expects(tmp_path, mo
     assert not canary.exists(), "a shell metacharacter in the file name ran a command on the device"
 
     calls = recorded(rec["folder"])
-    [bm] = benchmark_model_calls(rec["folder"])
-    wd = bm["cwd"]
+    first, measured = benchmark_model_calls(rec["folder"])
+    wd = first["cwd"]
     assert wd.startswith(f"{phone_dir}/edgeshare-")
     name = os.path.basename(hostile_tflite)
-    q = "'" + f"{wd}/{name}".replace("'", "'\\''") + "'"
-    qg = "'--graph=" + f"{wd}/{name}".replace("'", "'\\''") + "'"
+    cache = f"{wd}/{HOSTILE_STEM}.xnnpack_cache"
+
+    def q(text: str) -> str:  # how the device shell line quotes a word (POSIX single quotes)
+        return "'" + text.replace("'", "'\\''") + "'"
+
     qwd = "'" + wd + "'"  # the phone folder here has a space; /data/local/tmp would stay bare
+    run = (f"cd {qwd} && taskset 1 {qwd[:-1]}/benchmark_model' {q('--graph=' + wd + '/' + name)} --num_threads=2 "
+           f"--warmup_runs=1 --num_runs=5 --use_xnnpack=true {q('--xnnpack_weight_cache_file_path=' + cache)} "
+           "--enable_op_profiling=true 2>&1")
     assert calls == [
         ["devices"],
         ["-s", "R58M123", "shell", ANDROID_INFO_SCRIPT],
@@ -63,18 +69,24 @@ def test_adb_command_lines_are_exactly_what_benchmark_model_expects(tmp_path, mo
         ["-s", "R58M123", "push", rec["binary"], f"{wd}/benchmark_model"],
         ["-s", "R58M123", "shell", f"chmod 755 {qwd[:-1]}/benchmark_model'"],
         ["-s", "R58M123", "push", hostile_tflite, f"{wd}/{name}"],
-        ["-s", "R58M123", "shell",
-         f"cd {qwd} && taskset 1 {qwd[:-1]}/benchmark_model' {qg} --num_threads=2 --warmup_runs=1 --num_runs=5 "
-         "--use_xnnpack=true --enable_op_profiling=true 2>&1"],
-        ["-s", "R58M123", "shell", f"rm -f -- {q}"],
+        ["-s", "R58M123", "shell", run],  # the first launch writes the weight cache
+        ["-s", "R58M123", "shell", f"wc -c {q(cache)}"],  # which must be there and not empty
+        ["-s", "R58M123", "shell", run],  # the measured launch maps it
+        ["-s", "R58M123", "shell", f"rm -f -- {q(wd + '/' + name)} {q(cache)}"],
         ["-s", "R58M123", "shell", f"rm -rf -- {qwd}"],
     ]
     # What benchmark_model itself received once the device shell parsed that line: one argv per flag.
-    assert bm["argv"] == [f"--graph={wd}/{name}", "--num_threads=2", "--warmup_runs=1", "--num_runs=5",
-                          "--use_xnnpack=true", "--enable_op_profiling=true"]
-    assert bm["cwd"] == wd
-    assert not os.path.exists(wd)  # everything pushed was removed
+    expected = [f"--graph={wd}/{name}", "--num_threads=2", "--warmup_runs=1", "--num_runs=5", "--use_xnnpack=true",
+                f"--xnnpack_weight_cache_file_path={cache}", "--enable_op_profiling=true"]
+    assert first["argv"] == measured["argv"] == expected
+    assert first["cwd"] == measured["cwd"] == wd
+    assert not os.path.exists(wd)  # everything pushed was removed, the cache too
 
+    # The second launch is reported; the first (which packed the weights into the cache) is the first launch.
+    assert row["init_ms"] == pytest.approx(1.877) and row["first_launch"]["init_ms"] == pytest.approx(18.777)
+    assert row["ram_mb"] == pytest.approx(9.36135) and row["peak_ram_mb"] == pytest.approx(18.7227)
+    assert row["setup"] == "benchmark_model+cache" and row["weight_cache"] == cache
+    assert row["ram_to_weight"] == pytest.approx(9.36135 * 2**20 / (8 * 16 * 4))  # the tiny model's 8x16 floats
     assert row["variant"] == f"{HOSTILE_STEM}.tflite" and row["engine"] == "benchmark_model"
     assert row["device"] == "adb:R58M123" and row["delegate"] == "xnnpack"
     assert row["mean_ms"] == pytest.approx(55.0432) and row["p50_ms"] == pytest.approx(54.890)
@@ -220,3 +232,64 @@ def test_cli_prints_the_op_profile_with_delegated_partitions(tmp_path, monkeypat
     assert "TfLiteXNNPackDelegate: 12/14 nodes, 2 partition(s)" in text
     # Names in brackets are printed as they are, not read as rich markup.
     assert "[tied_lm/embedding/Gather, tied_lm/block_0/dense/MatMul]:12" in text
+
+
+def test_benchmark_litert_model_command_lines(tmp_path, monkeypatch, phone_dir, tiny_tflite):
+    """LiteRT's CompiledModel tool: picked by the binary's name, its own accelerator flags, run twice with the
+    weight cache like benchmark_model."""
+    rec = install_recorder(tmp_path / "recorder", {"R58M123": "device"}, {"R58M123": PIXEL_PROPS},
+                           tool="benchmark_litert_model")
+    monkeypatch.setenv("ADB_RECORDER_STATE", rec["state"])
+    monkeypatch.setenv("PATH", rec["bin"] + os.pathsep + os.environ["PATH"])
+    monkeypatch.delenv("EDGESHARE_BENCHMARK_BINARY", raising=False)
+    t = AdbTransport("R58M123", "adb", base_dir=str(phone_dir))
+    rows = bench_target(t, [(tiny_tflite, "xnnpack"), (tiny_tflite, "gpu"), (tiny_tflite, "nnapi")],
+                        BenchOptions(warmup=1, runs=5, threads=4, benchmark_binary=rec["binaries"]))
+    calls = benchmark_model_calls(rec["folder"])
+    wd = calls[0]["cwd"]
+    cache = f"{wd}/tiny.xnnpack_cache"
+    assert [c["argv"] for c in calls[:2]] == [[f"--graph={wd}/tiny.tflite", "--num_threads=4", "--warmup_runs=1",
+                                               "--num_runs=5", "--use_cpu=true",
+                                               f"--xnnpack_weight_cache_file_path={cache}"]] * 2
+    assert ["-s", "R58M123", "push", rec["binary"], f"{wd}/benchmark_litert_model"] in recorded(rec["folder"])
+    assert rows[0]["engine"] == "benchmark_litert_model" and rows[0]["setup"] == "benchmark_litert_model+cache"
+    assert rows[0]["first_launch"]["init_ms"] == pytest.approx(18.777) and rows[0]["init_ms"] == pytest.approx(1.877)
+    # GPU runs once, without the CPU-only cache (the stand-in plays a GPU delegate that fails to apply).
+    assert calls[2]["argv"][-1] == "--use_gpu=true" and rows[1]["error_kind"] == "delegate_failed"
+    assert rows[2]["error"] == "unknown delegate; expected one of xnnpack, gpu, npu. Received: delegate=nnapi"
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("cache_flag, why", [
+    (False, r"this benchmark_model does not take --xnnpack_weight_cache_file_path \(it printed 'Unconsumed cmdline "
+            r"flags'\), so it would run without the weight cache: use a newer build, or measure without the cache "
+            r"with --weight-cache off"),
+    ("silent", r"the XNNPACK weight cache .*/tiny.xnnpack_cache is missing after the first launch: the runtime did "
+               r"not write it .* with --weight-cache off. Received: weight_cache=.*/tiny.xnnpack_cache"),
+])
+def test_a_run_without_the_cache_is_an_error(tmp_path, monkeypatch, phone_dir, tiny_tflite, cache_flag, why):
+    rec = install_recorder(tmp_path / "recorder", {"R58M123": "device"}, {"R58M123": PIXEL_PROPS},
+                           cache_flag=cache_flag)
+    monkeypatch.setenv("ADB_RECORDER_STATE", rec["state"])
+    monkeypatch.setenv("PATH", rec["bin"] + os.pathsep + os.environ["PATH"])
+    t = AdbTransport("R58M123", "adb", base_dir=str(phone_dir))
+    [row] = bench_target(t, [(tiny_tflite, "xnnpack")], BenchOptions(warmup=1, runs=5, benchmark_binary=rec["binary"]))
+    assert row["error_kind"] == "cache_missing" and re.fullmatch(why, row["error"]), row["error"]
+    assert len(benchmark_model_calls(rec["folder"])) == 1  # the measured launch never ran
+    # --weight-cache off: one run, no cache flag.
+    [row] = bench_target(t, [(tiny_tflite, "xnnpack")], BenchOptions(warmup=1, runs=5, benchmark_binary=rec["binary"],
+                                                                     weight_cache="off"))
+    assert "error" not in row and row["setup"] == "benchmark_model"
+    assert not any("xnnpack_weight_cache" in a for a in benchmark_model_calls(rec["folder"])[-1]["argv"])
+    assert os.listdir(phone_dir) == []
+
+
+def test_runtime_compiled_on_android_picks_benchmark_litert_model_and_checks_its_delegates(tmp_path, monkeypatch,
+                                                                                           tiny_tflite, capsys):
+    rec = _recorder(tmp_path, monkeypatch, {"R58M123": "device"})
+    code = main(["bench", tiny_tflite, "--device", "adb", "--runtime", "compiled", "--delegate", "nnapi",
+                 "--benchmark-binary", rec["binaries"], "--no-history"])
+    assert code == 2
+    assert "tiny.tflite: benchmark_litert_model offers delegates xnnpack, gpu, npu. Received: delegate=nnapi" in \
+        capsys.readouterr().err
+    assert not [c for c in recorded(rec["folder"]) if "push" in c]  # refused before anything was pushed

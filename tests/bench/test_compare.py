@@ -33,3 +33,23 @@ def test_phone_rows_name_the_phone_and_fall_back_to_the_mean():
     [row] = compare_rows([r])
     assert row["device"] == "adb:R58M (Google Pixel 8)"
     assert typical_ms(row) == 3.5
+
+
+def test_tradeoffs_compare_the_setups_of_one_file():
+    from edgeshare.bench.compare import tradeoffs
+
+    rows = compare_rows([
+        _r("lm.tflite", setup="compiled+cache", ram_mb=60.0, p50=10.0),
+        _r("lm.tflite", setup="interpreter", ram_mb=112.0, p50=12.5),
+        _r("lm.onnx", delegate="cpu", setup="ort prepack on", ram_mb=116.0, p50=27.0),
+        _r("lm.onnx", delegate="cpu", setup="ort prepack off", ram_mb=66.0, p50=25.0),
+        _r("alone.tflite", setup="compiled+cache", ram_mb=5.0),
+    ])
+    assert tradeoffs(rows) == [
+        "lm.onnx on host [cpu]: ort prepack on vs ort prepack off: RAM 116.0 vs 66.0 MiB (+50.0), p50 27 vs 25 ms "
+        "(x1.08)",
+        "lm.tflite on host [xnnpack]: interpreter vs compiled+cache: RAM 112.0 vs 60.0 MiB (+52.0), p50 12.5 vs 10 ms "
+        "(x1.25)",
+    ]
+    # Setups are kept apart by --latest too.
+    assert len(compare_rows([_r("lm.tflite", setup="a"), _r("lm.tflite", setup="b")], latest=True)) == 2

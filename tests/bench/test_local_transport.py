@@ -23,8 +23,13 @@ def test_hostile_file_names_benchmark_correctly_and_execute_nothing(tmp_path, ca
     assert [r.get("error") for r in rows] == [None, None, None]
     assert not canary.exists(), "a shell metacharacter in the file name ran a command"
     assert [r["variant"] for r in rows] == [f"{HOSTILE_STEM}.tflite"] * 2 + [f"{HOSTILE_STEM}.onnx"]
-    assert [(r["format"], r["delegate"], r["runtime"]) for r in rows] == [
-        ("tflite", "xnnpack", "litert"), ("tflite", "cpu", "litert"), ("onnx", "cpu", "onnxruntime")]
+    # Defaults: LiteRT's CompiledModel (XNNPACK with its weight cache; built-in kernels for cpu), onnxruntime.
+    assert [(r["format"], r["delegate"], r["runtime"], r["setup"]) for r in rows] == [
+        ("tflite", "xnnpack", "litert-compiled", "compiled+cache"), ("tflite", "cpu", "litert-compiled",
+                                                                      "compiled builtin"),
+        ("onnx", "cpu", "onnxruntime", "ort prepack on")]
+    assert rows[0]["weight_cache"].endswith(f"/{HOSTILE_STEM}.xnnpack_cache") and rows[0]["cache_bytes"] > 0
+    assert len(rows[0]["commands"]) == 3 and len(rows[1]["commands"]) == 2  # baseline, [first launch,] measured
     for r in rows:
         assert len(r["latencies_ms"]) == 15 and r["p50_ms"] > 0 and r["peak_mem_mb"] > 0
         assert r["artifact"] in (hostile_tflite, hostile_onnx)
@@ -51,9 +56,13 @@ def test_cpu_mask_pins_with_taskset(tiny_tflite):
 def test_model_the_runtime_cannot_run_is_a_one_line_input_error(tmp_path):
     # It parses (so the up-front check passes) but its weights do not fit its input.
     bad = write_tiny_tflite(str(tmp_path / "bad.tflite"), n_in=16, input_features=5)
+    with pytest.raises(InvalidInputError, match=r"bad.tflite: the runner could not benchmark the model \(the first "
+                                                r"launch\): InvalidInputError: .*LiteRT's CompiledModel cannot "
+                                                r"prepare the model: Failed to allocate tensors"):
+        bench_host(bad, warmup=0, runs=1)
     with pytest.raises(InvalidInputError, match=r"bad.tflite: the runner could not benchmark the model: "
                                                 r"RuntimeError: .*failed to prepare"):
-        bench_host(bad, warmup=0, runs=1)
+        bench_host(bad, warmup=0, runs=1, weight_cache="off")
 
 
 def test_gpu_delegate_on_the_host_is_refused_up_front(tiny_tflite):

@@ -45,6 +45,10 @@ def test_ssh_flow_end_to_end_with_hostile_names(sshd, transport, tmp_path, hosti
         assert r["engine"] == "edgeshare.bench.runner" and len(r["latencies_ms"]) == 12 and r["p50_ms"] > 0
         assert r["command"].startswith("ssh -F ") and " -p " in r["command"]
         assert r["device_info"]["abi"] == os.uname().machine and r["device_info"]["ssh"] == sshd.spec
+        assert r["ram_mb"] is not None and r["ram_to_weight"] is not None  # RAM over the board's baseline process
+    # The weight cache was built in the board's work folder by a first launch and mapped by the measured one.
+    assert rows[0]["setup"] == "compiled+cache" and rows[0]["weight_cache"].startswith(str(remote_base))
+    assert rows[0]["first_launch"]["separate_process"] and len(rows[0]["commands"]) == 3
     assert os.listdir(remote_base) == []  # the remote work folder is gone
 
 
@@ -56,7 +60,8 @@ def test_runner_on_the_board_sees_the_file_that_was_pushed(transport, tiny_tflit
         assert t.run(["test", "-d", wd]).returncode == 0
         assert t.run(["test", "-e", f"{wd}/tiny.tflite"]).returncode == 1  # removed after the run
     assert t.run(["test", "-d", wd]).returncode == 1
-    assert r["delegate"] == "cpu" and r["delegate_detail"] == "LiteRT built-in kernels"
+    assert r["delegate"] == "cpu" and r["delegate_detail"] == "CompiledModel, LiteRT built-in kernels"
+    assert r["setup"] == "compiled builtin" and r["ram_mb"] is not None and r["weight_bytes"] == 8 * 16 * 4
 
 
 def test_pull_copies_bytes_exactly(transport, tmp_path):
@@ -76,7 +81,8 @@ def test_runner_that_fails_on_the_board_is_a_run_error(transport, tiny_tflite):
     with BenchSession(transport, BenchOptions(warmup=0, runs=1, remote_python="/bin/false")) as s:
         from edgeshare.bench.engines.benchmark_model import BenchmarkRunError
 
-        with pytest.raises(BenchmarkRunError, match=r"the runner could not benchmark the model: exit status 1"):
+        with pytest.raises(BenchmarkRunError, match=r"the runner could not benchmark the model \(the baseline "
+                                                    r"process\): exit status 1"):
             s.bench(tiny_tflite, "xnnpack")
 
 

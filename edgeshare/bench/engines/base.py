@@ -1,8 +1,10 @@
 """The engine interface: what measures on the target, as a command line and a parser of its output.
 
 The flow (`edgeshare.bench.flow`) is the same for every target and engine: push the model, run the
-engine's command, pull its result file if it writes one, parse, clean up. An engine is one module in this
-package plus one line in its registry (`engines/__init__.py`).
+engine's commands (each in a fresh process, in order), pull each result file it writes, parse, combine,
+clean up. Most engines run one command; one that measures RAM against a baseline process, or a weight
+cache that a first launch builds and a second one reads, runs several (`Engine.steps`, `Engine.combine`).
+An engine is one module in this package plus one line in its registry (`engines/__init__.py`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class Invocation:
     merge_stderr: bool = False  # stderr into stdout on the device, so that a log keeps its order
     result_file: str | None = None  # a file on the target to pull after the run
     on_stderr_line: Callable[[str], None] | None = None
+    role: str = "measure"  # "baseline", "first_launch" (builds a weight cache) or "measure"
+    expect_files: tuple[str, ...] = ()  # target files this step must leave non-empty (a weight cache)
+    cleanup: tuple[str, ...] = ()  # target files to remove after the benchmark
 
 
 class Session(Protocol):
@@ -68,4 +73,13 @@ class Engine(ABC):
 
     @abstractmethod
     def parse(self, invocation: Invocation, proc: CommandResult, result_text: str | None) -> dict[str, Any]:
-        """The result dict; raises BenchmarkRunError when the run did not benchmark."""
+        """The result dict of one step; raises BenchmarkRunError when the run did not benchmark."""
+
+    def steps(self, session: Session, remote_model: str, delegate: str, progress: ProgressFn | None,
+              fmt: str = "tflite") -> list[Invocation]:
+        """The commands of one benchmark of a `fmt` file, run in order, each in a fresh process (default: one)."""
+        return [self.invocation(session, remote_model, delegate, progress)]
+
+    def combine(self, steps: list[Invocation], results: list[dict[str, Any]]) -> dict[str, Any]:
+        """One result from the parsed steps (default: the last one's)."""
+        return results[-1]

@@ -72,6 +72,11 @@ _NAMES = {
 }
 
 
+def _names(arch: str, tool: str) -> list[str]:
+    """File names to look for in a --benchmark-binary folder for `tool` on `arch`."""
+    return [n.replace("benchmark_model", tool) for n in _NAMES.get(arch, [])]
+
+
 def abi_arch(abi: str) -> str | None:
     return _ABI_ARCH.get(abi.strip().lower())
 
@@ -88,15 +93,17 @@ def elf_arch(path: str) -> str | None:
     return _ELF_MACHINES.get(machine, f"elf-machine-{machine}")
 
 
-def select_benchmark_binary(path: str | None, abi: str, abilist: str | None = None, device: str = "") -> str:
-    """Pick the benchmark_model that runs on a device with this ABI (`getprop ro.product.cpu.abi`).
+def select_benchmark_binary(path: str | None, abi: str, abilist: str | None = None, device: str = "",
+                            tool: str = "benchmark_model") -> str:
+    """Pick the benchmark tool (`tool`: benchmark_model or benchmark_litert_model) that runs on a device with
+    this ABI (`getprop ro.product.cpu.abi`).
 
     `path` is a binary or a folder of binaries (see `_NAMES`); a binary built for another architecture
     is refused before anything is pushed.
     """
     path = path or os.environ.get("EDGESHARE_BENCHMARK_BINARY") or ""
     if not path:
-        raise InvalidInputError(f"benchmark_model is needed to bench on {device or 'this device'} ({abi}): "
+        raise InvalidInputError(f"{tool} is needed to bench on {device or 'this device'} ({abi}): "
                                 f"{WHERE_TO_GET}. Received: benchmark_binary=None")
     accepted = [a for a in [abi, *(abilist or "").split(",")] if a.strip()]
     archs = list(dict.fromkeys(a for a in (abi_arch(x) for x in accepted) if a))
@@ -105,12 +112,12 @@ def select_benchmark_binary(path: str | None, abi: str, abilist: str | None = No
                                 f"Received: abi={abi}")
     if os.path.isdir(path):
         for arch in archs:
-            for name in [*_NAMES.get(arch, []), "benchmark_model"]:
+            for name in [*_names(arch, tool), tool]:
                 cand = os.path.join(path, name)
                 if os.path.isfile(cand) and elf_arch(cand) in (arch, "script"):
                     return cand
-        raise InvalidInputError(f"no benchmark_model for {abi} in {path} (looked for "
-                                f"{', '.join(_NAMES.get(archs[0], []))}): {WHERE_TO_GET}. "
+        raise InvalidInputError(f"no {tool} for {abi} in {path} (looked for "
+                                f"{', '.join(_names(archs[0], tool))}): {WHERE_TO_GET}. "
                                 f"Received: benchmark_binary={path}")
     if not os.path.isfile(path):
         raise InvalidInputError(f"the benchmark binary does not exist: {WHERE_TO_GET}. "
@@ -120,22 +127,27 @@ def select_benchmark_binary(path: str | None, abi: str, abilist: str | None = No
         raise InvalidInputError(f"not an executable (no ELF header, no #! line): {WHERE_TO_GET}. "
                                 f"Received: benchmark_binary={path}")
     if built != "script" and built not in archs:
-        raise InvalidInputError(f"benchmark_model is built for {built} but {device or 'the device'} is {abi} "
+        raise InvalidInputError(f"{tool} is built for {built} but {device or 'the device'} is {abi} "
                                 f"(runs {', '.join(archs)}): {WHERE_TO_GET}. Received: benchmark_binary={path}")
     return path
 
 
 def benchmark_model_argv(binary: str, graph: str, *, delegate: str, threads: int | None, warmup: int, runs: int,
-                         op_profile: bool = False, peak_memory: bool = False, lib_dir: str | None = None
-                         ) -> list[str]:
-    """The benchmark_model command line, with the tool's own flag names."""
-    if delegate not in DELEGATE_FLAGS:
-        raise InvalidInputError(f"unknown delegate; expected one of {', '.join(DELEGATES)}. "
+                         op_profile: bool = False, peak_memory: bool = False, lib_dir: str | None = None,
+                         weight_cache: str | None = None, flags: dict[str, list[str]] | None = None) -> list[str]:
+    """The benchmark_model command line, with the tool's own flag names (`flags`: delegate -> flags, for
+    another tool of the same family)."""
+    flags = flags or DELEGATE_FLAGS
+    if delegate not in flags:
+        raise InvalidInputError(f"unknown delegate; expected one of {', '.join(d for d in DELEGATES if d in flags)}. "
                                 f"Received: delegate={delegate}")
     argv = [binary, f"--graph={graph}"]
     if threads:
         argv.append(f"--num_threads={threads}")
-    argv += [f"--warmup_runs={warmup}", f"--num_runs={runs}", *DELEGATE_FLAGS[delegate]]
+    argv += [f"--warmup_runs={warmup}", f"--num_runs={runs}", *flags[delegate]]
+    if weight_cache:
+        # XNNPACK's weight cache (tensorflow/lite/tools/delegates/xnnpack_delegate_provider.cc): a file path.
+        argv.append(f"--xnnpack_weight_cache_file_path={weight_cache}")
     if delegate == "hexagon" and lib_dir:
         argv.append(f"--hexagon_lib_path={lib_dir}")
     if delegate == "npu" and lib_dir:
@@ -397,44 +409,94 @@ def parse_op_profile(text: str) -> dict[str, Any] | None:
 
 class BenchmarkModelEngine(Engine):
     """TFLite's `benchmark_model` binary on an Android phone: pushed once per session (the one built for
-    the phone's ABI), run once per model and delegate; its log is parsed (`parse_benchmark_output`)."""
+    the phone's ABI), run per model and delegate; its log is parsed (`parse_benchmark_output`).
+
+    On XNNPACK with the weight cache on (the default), each model runs twice with
+    `--xnnpack_weight_cache_file_path=<work folder>/<model stem>.xnnpack_cache`: the first launch packs the
+    weights into the cache (it must leave the file there and non-empty), the second maps it and is the one
+    reported; the first is reported as the first launch. RAM is the tool's own footprint delta from its start
+    (`Memory footprint delta from the start of the tool`): the measured run's is `ram_mb`, the first
+    launch's is `peak_ram_mb`.
+    """
 
     name = "benchmark_model"
+    tool = "benchmark_model"  # the file name on the device and in --benchmark-binary folders
 
     def __init__(self) -> None:
         self.binary: str | None = None
         self.remote_binary: str | None = None
+        self._label = self.name
 
     def open(self, session: Session) -> None:
         t, o = session.transport, session.options
         # Chosen before anything is pushed: a wrong binary is an input error, not a device one.
         self.binary = select_benchmark_binary(o.benchmark_binary, session.info.get("abi") or "",
-                                              session.info.get("abilist"), t.label)
-        self.remote_binary = f"{session.workdir}/benchmark_model"
+                                              session.info.get("abilist"), t.label, tool=self.tool)
+        self.remote_binary = f"{session.workdir}/{self.tool}"
         t.push(self.binary, self.remote_binary)
         res = t.run(["chmod", "755", self.remote_binary], timeout=60)
         if res.returncode != 0:
-            raise TargetError(f"could not make benchmark_model executable: {res.last_error_line()}. "
+            raise TargetError(f"could not make {self.tool} executable: {res.last_error_line()}. "
                               f"Received: device={t.label}", t.label)
         for lib in o.push_libs:
             t.push(lib, f"{session.workdir}/{os.path.basename(lib)}")
 
+    def argv(self, session: Session, remote_model: str, delegate: str, weight_cache: str | None) -> list[str]:
+        """The tool's command line for one run."""
+        o = session.options
+        if self.remote_binary is None:
+            raise RuntimeError(f"{self.tool} was not pushed: open the session first")
+        return [*session.prefix(), *benchmark_model_argv(
+            self.remote_binary, remote_model, delegate=delegate, threads=o.threads, warmup=o.warmup, runs=o.runs,
+            op_profile=o.op_profile, peak_memory=o.peak_memory, lib_dir=session.workdir if o.push_libs else None,
+            weight_cache=weight_cache)]
+
     def invocation(self, session: Session, remote_model: str, delegate: str,
                    progress: ProgressFn | None) -> Invocation:
+        return self.steps(session, remote_model, delegate, progress)[-1]
+
+    def steps(self, session: Session, remote_model: str, delegate: str, progress: ProgressFn | None,
+              fmt: str = "tflite") -> list[Invocation]:
         o = session.options
-        if self.remote_binary is None or session.workdir is None:
-            raise RuntimeError("benchmark_model was not pushed: open the session first")
-        argv = [*session.prefix(), *benchmark_model_argv(
-            self.remote_binary, remote_model, delegate=delegate, threads=o.threads, warmup=o.warmup, runs=o.runs,
-            op_profile=o.op_profile, peak_memory=o.peak_memory, lib_dir=session.workdir if o.push_libs else None)]
+        if session.workdir is None:
+            raise RuntimeError(f"{self.tool} was not pushed: open the session first")
         if progress:
-            progress("running benchmark_model", 0, 0)
+            progress(f"running {self.tool}", 0, 0)
         env = {"LD_LIBRARY_PATH": session.workdir} if o.push_libs else None
-        return Invocation(argv, env, merge_stderr=True)
+        if delegate == "xnnpack" and o.cache_on:
+            self._label = f"{self.name}+cache"
+            cache = f"{session.workdir}/{os.path.splitext(os.path.basename(remote_model))[0]}.xnnpack_cache"
+            argv = self.argv(session, remote_model, delegate, cache)
+            return [Invocation(argv, env, merge_stderr=True, role="first_launch", expect_files=(cache,),
+                               cleanup=(cache,)),
+                    Invocation(argv, env, merge_stderr=True, cleanup=(cache,))]
+        self._label = self.name
+        return [Invocation(self.argv(session, remote_model, delegate, None), env, merge_stderr=True)]
 
     def parse(self, invocation: Invocation, proc: CommandResult, result_text: str | None) -> dict[str, Any]:
         log = proc.text + proc.error_text
+        unconsumed = re.search(r"Unconsumed cmdline flags:(.*)", log)
+        if unconsumed and "xnnpack_weight_cache_file_path" in unconsumed.group(1):
+            raise BenchmarkRunError(f"this {self.tool} does not take --xnnpack_weight_cache_file_path (it printed "
+                                    f"'Unconsumed cmdline flags'), so it would run without the weight cache: use a "
+                                    "newer build, or measure without the cache with --weight-cache off",
+                                    "cache_missing", {"unconsumed": unconsumed.group(1).strip()})
         res = parse_benchmark_output(log, proc.returncode)
-        res["runtime"] = "benchmark_model"
+        res["runtime"] = self.tool
         res["log_tail"] = [ln for ln in log.splitlines() if ln.strip()][-5:]
+        return res
+
+    def combine(self, steps: list[Invocation], results: list[dict[str, Any]]) -> dict[str, Any]:
+        res = dict(results[-1])
+        first = results[0] if len(results) > 1 else None
+        launch = first or res
+        res["ram_mb"] = res.get("mem_overall_mb")
+        res["peak_ram_mb"] = launch.get("mem_overall_mb") if launch.get("mem_overall_mb") is not None else \
+            launch.get("peak_mem_mb")
+        res["ram_source"] = f"{self.tool}'s footprint delta from the start of the tool (max RSS; no anon/file split)"
+        res["first_launch"] = {"init_ms": launch.get("init_ms"), "first_ms": launch.get("first_ms"),
+                               "peak_ram_mb": res["peak_ram_mb"], "separate_process": first is not None}
+        if first is not None:
+            res["weight_cache"] = steps[0].expect_files[0]
+        res["setup"] = self._label
         return res

@@ -10,7 +10,7 @@ import android.widget.TextView
 import androidx.appcompat.app.AppCompatActivity
 import java.util.concurrent.Executors
 
-/** Pick a model from assets/, a delegate (CPU, GPU, NNAPI) and a number of runs; shows the latencies. */
+/** Pick a model from assets/, an accelerator (CPU, GPU, NPU) and a number of runs; shows load time, latency, RAM. */
 class MainActivity : AppCompatActivity() {
 
     // One background thread: inference never runs on the UI thread, and runs never overlap.
@@ -20,9 +20,9 @@ class MainActivity : AppCompatActivity() {
         super.onCreate(savedInstanceState)
         setContentView(R.layout.activity_main)
 
-        val bench = ModelBenchmark(assets)
+        val bench = ModelBenchmark(this)
         val modelSpinner = findViewById<Spinner>(R.id.model)
-        val delegateGroup = findViewById<RadioGroup>(R.id.delegate)
+        val acceleratorGroup = findViewById<RadioGroup>(R.id.accelerator)
         val runsField = findViewById<EditText>(R.id.runs)
         val runButton = findViewById<Button>(R.id.run)
         val result = findViewById<TextView>(R.id.result)
@@ -36,10 +36,10 @@ class MainActivity : AppCompatActivity() {
 
         runButton.setOnClickListener {
             val model = modelSpinner.selectedItem as? String ?: return@setOnClickListener
-            val choice = when (delegateGroup.checkedRadioButtonId) {
-                R.id.gpu -> DelegateChoice.GPU
-                R.id.nnapi -> DelegateChoice.NNAPI
-                else -> DelegateChoice.CPU
+            val choice = when (acceleratorGroup.checkedRadioButtonId) {
+                R.id.gpu -> AcceleratorChoice.GPU
+                R.id.npu -> AcceleratorChoice.NPU
+                else -> AcceleratorChoice.CPU
             }
             val runs = runsField.text.toString().toIntOrNull()?.coerceIn(1, 10_000) ?: 50
             runButton.isEnabled = false
@@ -48,7 +48,7 @@ class MainActivity : AppCompatActivity() {
                 val text = try {
                     bench.run(model, choice, runs).describe()
                 } catch (e: Exception) {
-                    // A delegate that cannot take the model (unsupported op, no GPU driver) lands here.
+                    // An accelerator that cannot take the model (no GPU driver, no NPU dispatch library) lands here.
                     "$model on ${choice.name} failed: ${e.message}"
                 }
                 runOnUiThread {

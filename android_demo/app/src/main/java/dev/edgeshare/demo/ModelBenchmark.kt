@@ -1,32 +1,51 @@
 package dev.edgeshare.demo
 
-import android.content.res.AssetManager
-import org.tensorflow.lite.Delegate
-import org.tensorflow.lite.Interpreter
-import org.tensorflow.lite.gpu.CompatibilityList
-import org.tensorflow.lite.gpu.GpuDelegate
-import org.tensorflow.lite.nnapi.NnApiDelegate
-import java.io.FileInputStream
-import java.nio.ByteBuffer
-import java.nio.ByteOrder
-import java.nio.MappedByteBuffer
-import java.nio.channels.FileChannel
+import android.content.Context
+import com.google.ai.edge.litert.Accelerator
+import com.google.ai.edge.litert.CompiledModel
+import com.google.ai.edge.litert.TensorBuffer
+import org.json.JSONObject
+import java.io.File
 
-/** The delegates the demo offers; the same names as `edgeshare bench --delegate`. */
-enum class DelegateChoice { CPU, GPU, NNAPI }
+/** The accelerators the demo offers: LiteRT's CompiledModel API names. GPU and NPU keep the CPU as fallback. */
+enum class AcceleratorChoice(val accelerators: Array<Accelerator>) {
+    CPU(arrayOf(Accelerator.CPU)),
+    GPU(arrayOf(Accelerator.GPU, Accelerator.CPU)),
+    NPU(arrayOf(Accelerator.NPU, Accelerator.CPU)),
+}
 
-/** Latency of N runs of one model with one delegate, in milliseconds. */
+/** This process's resident memory from /proc/self/status, in KiB: the same fields `edgeshare bench` reads. */
+data class Rss(val totalKb: Long, val anonKb: Long, val fileKb: Long) {
+    operator fun minus(o: Rss) = Rss(totalKb - o.totalKb, anonKb - o.anonKb, fileKb - o.fileKb)
+
+    companion object {
+        fun now(): Rss {
+            val f = HashMap<String, Long>()
+            File("/proc/self/status").forEachLine { line ->
+                val key = line.substringBefore(':')
+                if (key == "VmRSS" || key == "RssAnon" || key == "RssFile") {
+                    f[key] = line.substringAfter(':').trim().split(Regex("\\s+"))[0].toLong()
+                }
+            }
+            return Rss(f["VmRSS"] ?: 0, f["RssAnon"] ?: 0, f["RssFile"] ?: 0)
+        }
+    }
+}
+
+/** Load time, latency and RAM of N runs of one model on one accelerator. */
 data class BenchmarkResult(
     val model: String,
-    val delegate: DelegateChoice,
+    val accelerator: AcceleratorChoice,
+    val cacheFile: File,
+    val cacheWasThere: Boolean,
+    val fileBytes: Long,
     val initMs: Double,
     val firstMs: Double,
     val latenciesMs: List<Double>,
+    val ram: Rss,
+    val inputsNote: String,
 ) {
     private val sorted = latenciesMs.sorted()
-    val meanMs: Double get() = latenciesMs.average()
-    val minMs: Double get() = sorted.first()
-    val maxMs: Double get() = sorted.last()
 
     /** Linear-interpolated percentile, as edgeshare's host runner computes it. */
     fun percentile(q: Double): Double {
@@ -37,70 +56,100 @@ data class BenchmarkResult(
     }
 
     fun describe(): String = buildString {
-        appendLine("$model on ${delegate.name}, ${latenciesMs.size} runs")
-        appendLine("init     %9.3f ms".format(initMs))
+        val mib = 1024.0
+        appendLine("$model on ${accelerator.name}, ${latenciesMs.size} runs")
+        appendLine(if (cacheWasThere) "weight cache: mapped (a later launch)" else "weight cache: built (first launch)")
+        appendLine("  ${cacheFile.name}: ${cacheFile.length() / 1024} KiB")
+        appendLine("load     %9.3f ms".format(initMs))
         appendLine("first    %9.3f ms".format(firstMs))
         appendLine("p50      %9.3f ms".format(percentile(50.0)))
         appendLine("p90      %9.3f ms".format(percentile(90.0)))
-        appendLine("mean     %9.3f ms".format(meanMs))
-        appendLine("min/max  %9.3f / %.3f ms".format(minMs, maxMs))
+        appendLine("mean     %9.3f ms".format(latenciesMs.average()))
+        appendLine("RAM      %9.1f MiB after load and first run".format(ram.totalKb / mib))
+        appendLine("  anon %.1f MiB, file-backed %.1f MiB (mapped model and cache)".format(ram.anonKb / mib, ram.fileKb / mib))
+        appendLine("  %.2fx the model file (%.1f MiB)".format(ram.totalKb * 1024.0 / fileBytes, fileBytes / mib / mib))
+        appendLine(inputsNote)
     }
 }
 
-/** Loads a .tflite from the app's assets and times `Interpreter.run` with a chosen delegate. */
-class ModelBenchmark(private val assets: AssetManager) {
+/**
+ * Loads a .tflite from the app's assets with LiteRT's CompiledModel API and XNNPACK's weight cache (one file per
+ * model in the app's cache folder: the first launch packs each weight buffer once into it, later launches map it),
+ * and times `run` on the chosen accelerator.
+ */
+class ModelBenchmark(private val context: Context) {
 
-    fun models(): List<String> = assets.list("")?.filter { it.endsWith(".tflite") }?.sorted() ?: emptyList()
+    fun models(): List<String> = context.assets.list("")?.filter { it.endsWith(".tflite") }?.sorted() ?: emptyList()
 
-    private fun mapAsset(name: String): MappedByteBuffer =
-        assets.openFd(name).use { fd ->
-            FileInputStream(fd.fileDescriptor).channel.use { ch ->
-                ch.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength)
-            }
-        }
-
-    /** Runs [warmup] untimed then [runs] timed inferences on zero-filled inputs. */
-    fun run(model: String, choice: DelegateChoice, runs: Int, warmup: Int = 5): BenchmarkResult {
+    /** Runs [warmup] untimed then [runs] timed inferences; inputs are zeros (ids 0, which every table has). */
+    fun run(model: String, choice: AcceleratorChoice, runs: Int, warmup: Int = 5): BenchmarkResult {
         require(runs >= 1) { "runs must be at least 1. Received: runs=$runs" }
-        val options = Interpreter.Options()
-        var delegate: Delegate? = null
-        when (choice) {
-            DelegateChoice.CPU -> options.setNumThreads(Runtime.getRuntime().availableProcessors().coerceAtMost(4))
-            DelegateChoice.GPU -> {
-                val compat = CompatibilityList()
-                check(compat.isDelegateSupportedOnThisDevice) { "the GPU delegate is not supported on this device" }
-                delegate = GpuDelegate(compat.bestOptionsForThisDevice)
+        // The cache must be a file path: LiteRT given a folder logs errors and runs without a cache.
+        val cache = File(context.cacheDir, "$model.xnnpack_cache")
+        val cacheWasThere = cache.isFile && cache.length() > 0
+        val fileBytes = context.assets.openFd(model).use { it.declaredLength }
+        val options = CompiledModel.Options(*choice.accelerators)
+        options.cpuOptions = CompiledModel.CpuOptions(xnnPackWeightCachePath = cache.absolutePath)
+
+        val before = Rss.now()
+        val t0 = System.nanoTime()
+        val compiled = CompiledModel.create(context.assets, model, options)
+        val initMs = (System.nanoTime() - t0) / 1e6
+        compiled.use { cm ->
+            val io = namedBuffers(cm, model)
+            val inList = if (io == null) cm.createInputBuffers() else emptyList()
+            val outList = if (io == null) cm.createOutputBuffers() else emptyList()
+            fun once(): Double {
+                val s = System.nanoTime()
+                if (io != null) cm.run(io.first, io.second) else cm.run(inList, outList)
+                return (System.nanoTime() - s) / 1e6
             }
-            DelegateChoice.NNAPI -> delegate = NnApiDelegate()
-        }
-        delegate?.let { options.addDelegate(it) }
-        try {
-            val t0 = System.nanoTime()
-            val interpreter = Interpreter(mapAsset(model), options)
-            val initMs = (System.nanoTime() - t0) / 1e6
-            interpreter.use { interp ->
-                val inputs: Array<Any> = Array(interp.inputTensorCount) { i ->
-                    ByteBuffer.allocateDirect(interp.getInputTensor(i).numBytes()).order(ByteOrder.nativeOrder())
-                }
-                val outputs = HashMap<Int, Any>()
-                for (i in 0 until interp.outputTensorCount) {
-                    outputs[i] = ByteBuffer.allocateDirect(interp.getOutputTensor(i).numBytes())
-                        .order(ByteOrder.nativeOrder())
-                }
-                fun once(): Double {
-                    for (b in inputs) (b as ByteBuffer).rewind()
-                    for (b in outputs.values) (b as ByteBuffer).rewind()
-                    val s = System.nanoTime()
-                    interp.runForMultipleInputsOutputs(inputs, outputs)
-                    return (System.nanoTime() - s) / 1e6
-                }
-                val firstMs = once()
-                repeat(warmup) { once() }
-                val latencies = List(runs) { once() }
-                return BenchmarkResult(model, choice, initMs, firstMs, latencies)
+            val firstMs = once()
+            val ram = Rss.now() - before
+            check(choice != AcceleratorChoice.CPU || (cache.isFile && cache.length() > 0)) {
+                "the XNNPACK weight cache ${cache.name} was not written: LiteRT ran without it"
             }
-        } finally {
-            (delegate as? AutoCloseable)?.close()
+            repeat(warmup) { once() }
+            val latencies = List(runs) { once() }
+            val note = if (io != null) "inputs: zeros, by name from $model.report.json"
+            else "inputs: the buffers as created (copy $model.report.json into assets/ to feed zeros by name)"
+            return BenchmarkResult(model, choice, cache, cacheWasThere, fileBytes, initMs, firstMs, latencies, ram, note)
         }
+    }
+
+    /**
+     * Input buffers filled with zeros and output buffers, by name, from the export report that edgeshare writes
+     * beside each file (`<model>.report.json`: input names, shapes and dtypes, output names); null without one.
+     */
+    private fun namedBuffers(cm: CompiledModel, model: String): Pair<Map<String, TensorBuffer>, Map<String, TensorBuffer>>? {
+        val text = try {
+            context.assets.open("$model.report.json").bufferedReader().use { it.readText() }
+        } catch (e: java.io.IOException) {
+            return null
+        }
+        val report = JSONObject(text)
+        val inputs = HashMap<String, TensorBuffer>()
+        val specs = report.getJSONArray("inputs")
+        for (i in 0 until specs.length()) {
+            val spec = specs.getJSONObject(i)
+            val name = spec.getString("name")
+            val shape = spec.getJSONArray("shape")
+            var count = 1
+            for (d in 0 until shape.length()) count *= maxOf(1, shape.optInt(d, 1))
+            val buffer = cm.createInputBuffer(name)
+            val bytes = cm.getInputBufferRequirements(name).bufferSize
+            val dtype = spec.getString("dtype")
+            when {
+                dtype == "bool" -> buffer.writeBoolean(BooleanArray(count))
+                bytes == count -> buffer.writeInt8(ByteArray(count)) // int8 I/O of a full-integer file
+                dtype.startsWith("int") -> buffer.writeInt(IntArray(count))
+                else -> buffer.writeFloat(FloatArray(count))
+            }
+            inputs[name] = buffer
+        }
+        val outputs = HashMap<String, TensorBuffer>()
+        val names = report.getJSONArray("outputs")
+        for (i in 0 until names.length()) outputs[names.getString(i)] = cm.createOutputBuffer(names.getString(i))
+        return inputs to outputs
     }
 }
