@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from edgeshare.bench.names import LITERT_APIS, ON_OFF
 from edgeshare.errors import InvalidInputError
+from edgeshare.validation import check_choice, check_in_range, check_positive_int
 
 
 @dataclass
@@ -64,14 +65,11 @@ class BenchOptions:
             raise InvalidInputError(f"`weight_cache` is on or off. Received: weight_cache={self.weight_cache}")
         if self.ort_prepack not in ON_OFF:
             raise InvalidInputError(f"`ort_prepack` is on or off. Received: ort_prepack={self.ort_prepack}")
-        if self.runtime is not None and self.runtime not in LITERT_APIS:
-            raise InvalidInputError(f"`runtime` is one of {', '.join(LITERT_APIS)}. Received: runtime={self.runtime}")
-        if self.runs < 1:
-            raise InvalidInputError(f"`runs` must be at least 1. Received: runs={self.runs}")
-        if self.warmup < 0:
-            raise InvalidInputError(f"`warmup` must be 0 or more. Received: warmup={self.warmup}")
-        if self.threads is not None and self.threads < 1:
-            raise InvalidInputError(f"`threads` must be at least 1. Received: threads={self.threads}")
+        if self.runtime is not None:
+            check_choice(self.runtime, "runtime", LITERT_APIS, error=InvalidInputError)
+        check_positive_int(self.runs, "runs", error=InvalidInputError)
+        check_in_range(self.warmup, "warmup", 0, error=InvalidInputError)
+        check_positive_int(self.threads, "threads", allow_none=True, error=InvalidInputError)
         if self.cpu_mask is not None and (not re.fullmatch(r"(0x)?[0-9a-fA-F]{1,16}", self.cpu_mask)
                                           or int(self.cpu_mask, 16) == 0):
             raise InvalidInputError("`cpu_mask` must be a non-zero hexadecimal CPU mask such as f0 (cores 4-7). "

@@ -32,9 +32,9 @@ def test_broken_artifact_is_refused_before_any_device_is_touched(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"runs": 0}, r"`runs` must be at least 1. Received: runs=0"),
+    ({"runs": 0}, r"`runs` must be a positive integer. Received: runs=0"),
     ({"warmup": -1}, r"`warmup` must be 0 or more. Received: warmup=-1"),
-    ({"threads": 0}, r"`threads` must be at least 1. Received: threads=0"),
+    ({"threads": 0}, r"`threads` must be a positive integer or None. Received: threads=0"),
     ({"cpu_mask": "0"}, r"non-zero hexadecimal CPU mask such as f0 \(cores 4-7\). Received: cpu_mask=0"),
     ({"cpu_mask": "f0;reboot"}, r"Received: cpu_mask=f0;reboot"),
     ({"push_libs": ("/nonexistent/libx.so",)}, r"/nonexistent/libx.so: no such file to push"),
