@@ -87,13 +87,36 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
 def integer_input_bounds(model: Any, tensor_names: Mapping[str, str]) -> dict[str, int]:
     """Input name -> table rows, for integer inputs that an embedding reads (ids must stay in its table;
     other integer inputs, such as padding masks, get 0 and 1). `tensor_names` maps each input name to its
-    KerasTensor's name."""
+    KerasTensor's name.
+
+    Nested functional models (a keras-hub task holds its backbone, a user's model may hold the task) are
+    followed through their inputs, and are not embeddings themselves even when they carry a
+    `vocabulary_size` (a keras-hub backbone does, and also takes the padding mask)."""
+    import keras
+    from keras.src.models.functional import Functional
+
     rows_of: dict[str, int] = {}
+    fed_by: dict[str, str] = {}  # a nested model's own input tensor -> the tensor its caller fed it
     for layer in model._flatten_layers(include_self=False, recursive=True):
+        nodes = getattr(layer, "_inbound_nodes", [])
+        if isinstance(layer, Functional):
+            own = keras.tree.flatten(layer._inputs_struct)
+            for node in nodes:
+                fed = list(getattr(node, "input_tensors", []))
+                if len(fed) == len(own):
+                    fed_by.update({a.name: b.name for a, b in zip(own, fed) if a.name != b.name})
+            continue
         rows = getattr(layer, "input_dim", None) or getattr(layer, "vocabulary_size", None)
         if not isinstance(rows, int) or rows < 1:
             continue
-        for node in getattr(layer, "_inbound_nodes", []):
+        for node in nodes:
             for t in getattr(node, "input_tensors", []):
                 rows_of[t.name] = min(rows_of.get(t.name, rows), rows)
-    return {name: rows_of[t] for name, t in tensor_names.items() if t in rows_of}
+    outer: dict[str, int] = {}
+    for name, rows in rows_of.items():
+        seen = {name}
+        while name in fed_by and fed_by[name] not in seen:  # up to the tensor the outermost model takes
+            name = fed_by[name]
+            seen.add(name)
+        outer[name] = min(outer.get(name, rows), rows)
+    return {name: outer[t] for name, t in tensor_names.items() if t in outer}

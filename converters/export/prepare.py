@@ -7,6 +7,7 @@ import os
 import re
 import tempfile
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +78,8 @@ def signature_names(names: list[str]) -> dict[str, str]:
     return out
 
 
-def prepare(model: Any, calibration: Any, sample_inputs: Any, batch_size: int, need_calibration: bool) -> Prepared:
+def prepare(model: Any, calibration: Any, sample_inputs: Any, batch_size: int, need_calibration: bool,
+            input_shapes: Mapping[str, Sequence[int]] | None = None) -> Prepared:
     from edgeshare.accounting import (
         call_model,
         class_outputs,
@@ -90,7 +92,7 @@ def prepare(model: Any, calibration: Any, sample_inputs: Any, batch_size: int, n
     positional = input_structure(m)[0] != "dict"
     bounds = integer_input_bounds(m, input_tensor_names(m))
     specs = [TensorSpec(i.name, tuple(int(d) for d in i.shape), i.dtype, index_bound=bounds.get(i.name))
-             for i in model_inputs(m, batch_size)]
+             for i in model_inputs(m, batch_size, input_shapes)]
     names = signature_names([s.name for s in specs])
     aliases = {v: k for k, v in names.items()}
     notes: list[str] = []
