@@ -39,6 +39,7 @@ import numpy as np
 from edgeshare.errors import InvalidInputError
 
 from .grouped_conv import lowered_grouped_convs
+from .masked_softmax import quantizable_masked_softmax
 from .prepare import Prepared
 from .to_tflite import tflite_bytes
 
@@ -120,7 +121,7 @@ def tflite_with_layer_forms(
 ) -> bytes:
     """TFLite bytes of the prepared export `p` with the layers in their export forms."""
     check_bank_export(bank_export, quantize, signatures)
-    with layer_export_forms(p.model, bank_export, lower_grouped_conv):
+    with layer_export_forms(p.model, bank_export, lower_grouped_conv), quantizable_masked_softmax(quantize == "int8"):
         if bank_export == "runtime_kernel" and soft_banks(p.model):
             return kernel_mixing_tflite_bytes(p, quantize)
         return tflite_bytes(p, quantize, signatures)

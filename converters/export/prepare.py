@@ -15,7 +15,7 @@ import numpy as np
 
 from ..runtime.base import TensorSpec
 from ..runtime.inputs import random_batch
-from .calibration import integer_input_bounds, named_inputs, read_npz
+from .calibration import integer_input_bounds, named_inputs, read_npz, with_table_extremes
 
 NUMERICS_SAMPLES = 16
 CALIBRATION_SAMPLES = 64
@@ -118,6 +118,8 @@ def prepare(model: Any, calibration: Any, sample_inputs: Any, batch_size: int, n
             "with real samples, or the quantization ranges will not fit real data"
         )
         warnings.warn(notes[-1], stacklevel=3)
+    if cal is not None and need_calibration:
+        cal = with_table_extremes(m, input_tensor_names(m), cal)
     samples = {k: v[:NUMERICS_SAMPLES] for k, v in samples.items()}
     reference = {k: np.asarray(v) for k, v in call_model(m, samples).items()}
     return Prepared(m, specs, names, positional, cal, source, samples, reference, class_outputs(m), notes)
