@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from edgeshare.errors import InvalidInputError
+
 from ..runtime.base import TensorSpec
 from ..runtime.inputs import random_batch
 from .calibration import integer_input_bounds, named_inputs, read_npz, with_table_extremes
@@ -89,10 +91,15 @@ def prepare(model: Any, calibration: Any, sample_inputs: Any, batch_size: int, n
     )
 
     m = resolve_model(model)
-    positional = input_structure(m)[0] != "dict"
-    bounds = integer_input_bounds(m, input_tensor_names(m))
-    specs = [TensorSpec(i.name, tuple(int(d) for d in i.shape), i.dtype, index_bound=bounds.get(i.name))
-             for i in model_inputs(m, batch_size, input_shapes)]
+    try:
+        positional = input_structure(m)[0] != "dict"
+        bounds = integer_input_bounds(m, input_tensor_names(m))
+        specs = [TensorSpec(i.name, tuple(int(d) for d in i.shape), i.dtype, index_bound=bounds.get(i.name))
+                 for i in model_inputs(m, batch_size, input_shapes)]
+    except InvalidInputError as exc:
+        if not isinstance(model, (str, os.PathLike)):
+            raise
+        raise InvalidInputError(exc.message, os.fspath(model)) from exc  # name the file the user gave
     names = signature_names([s.name for s in specs])
     aliases = {v: k for k, v in names.items()}
     notes: list[str] = []

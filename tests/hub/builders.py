@@ -119,3 +119,27 @@ def sample_inputs(model: Any, n: int, seed: int = 0) -> dict[str, np.ndarray]:
         else:
             raise ValueError(f"unexpected input {name!r}")
     return out
+
+
+# The variables each model shares, and how many layer calls read each (what `inspect` must count).
+TIED = {"token_embedding/embeddings": 2}
+SHARED_USES: dict[str, dict[str, int]] = {
+    "gpt2": TIED,
+    "gemma": TIED,
+    "llama_tied": TIED,
+    "llama_untied": {},
+    "bert": {},
+    # 4 layers over 2 groups: each group's encoder block runs twice (every kernel, bias and norm in it).
+    "albert": {"group_0_inner_layer_0": 2, "group_1_inner_layer_0": 2},
+}
+
+EXPORTS = [("tflite", m) for m in ("none", "fp16", "dynamic", "int8")] + [("onnx", m) for m in ("none", "dynamic")]
+
+
+def export_one(model: Any, name: str, fmt: str, mode: str, out_dir: str) -> Any:
+    """Export `model` (a keras-hub builder's model) calibrated and checked on seeded inputs."""
+    from edgeshare.converters import export_onnx, export_tflite
+
+    export = export_tflite if fmt == "tflite" else export_onnx
+    cal = sample_inputs(model, 32)
+    return export(model, f"{out_dir}/{name}_{mode}.{fmt}", mode, calibration=cal)
