@@ -147,6 +147,10 @@ def import_custom_objects(modules: Any) -> None:
                 if not os.path.isfile(module):
                     raise InvalidInputError("no such file for --custom-objects", str(module))
                 name = Path(module).stem
+                loaded = sys.modules.get(name)
+                if loaded is not None and os.path.abspath(getattr(loaded, "__file__", "") or "") == os.path.abspath(
+                        module):
+                    continue  # already imported (registering its classes twice is harmless but slow)
                 spec = importlib.util.spec_from_file_location(name, module)
                 if spec is None or spec.loader is None:
                     raise ImportError(f"cannot load {module}")

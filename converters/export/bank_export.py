@@ -121,10 +121,11 @@ def tflite_with_layer_forms(
 ) -> bytes:
     """TFLite bytes of the prepared export `p` with the layers in their export forms."""
     check_bank_export(bank_export, quantize, signatures)
-    with layer_export_forms(p.model, bank_export, lower_grouped_conv), quantizable_masked_softmax(quantize == "int8"):
+    int8_softmax = quantize == "int8"
+    with layer_export_forms(p.model, bank_export, lower_grouped_conv), quantizable_masked_softmax(int8_softmax):
         if bank_export == "runtime_kernel" and soft_banks(p.model):
             return kernel_mixing_tflite_bytes(p, quantize)
-        return tflite_bytes(p, quantize, signatures)
+        return tflite_bytes(p, quantize, signatures, trace_key=(bank_export, lower_grouped_conv, int8_softmax))
 
 
 def kernel_mixing_tflite_bytes(p: Prepared, quantize: str) -> bytes:

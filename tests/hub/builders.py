@@ -65,6 +65,14 @@ def llama(tied: bool) -> Any:
     backbone = kh.models.LlamaBackbone(vocabulary_size=VOCAB, num_layers=2, num_query_heads=4,
                                        num_key_value_heads=2, hidden_dim=64, intermediate_dim=128,
                                        tie_word_embeddings=tied)
+    if not tied:
+        # keras-hub initializes both tables with one initializer object, which draws the same stream for
+        # each: the untied output table would be the input table's values reshaped (64 x 512). Fresh
+        # values make the untied control really untied.
+        emb = backbone.token_embedding
+        rng = np.random.default_rng(1)
+        std = float(np.std(emb.embeddings.numpy()))
+        emb.reverse_embeddings.assign(rng.normal(0.0, std, emb.reverse_embeddings.shape).astype("float32"))
     return static_model(kh.models.LlamaCausalLM(backbone=backbone, preprocessor=None),
                         "hub_llama_tied" if tied else "hub_llama_untied")
 

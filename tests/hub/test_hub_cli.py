@@ -126,25 +126,26 @@ def test_custom_objects_module_registers_the_users_classes(tmp_path):
     mod = tmp_path / "users_layers.py"
     mod.write_text(CUSTOM_MODULE)
     model_path = str(tmp_path / "custom.keras")
-    r = _run(f"""
-        import keras
-        import users_layers
-        x = keras.Input((4,), name="x")
-        keras.Model(x, keras.layers.Dense(3)(users_layers.Doubler()(x))).save({model_path!r})
-    """, cwd=str(tmp_path))
-    assert r.returncode == 0, r.stderr
+    import keras
+
+    from edgeshare.accounting import import_custom_objects
+
+    import_custom_objects([str(mod)])  # registers Doubler in this process; the runs below are fresh ones
+    x = keras.Input((4,), name="x")
+    keras.Model(x, keras.layers.Dense(3)(sys.modules["users_layers"].Doubler()(x))).save(model_path)
     out = str(tmp_path / "custom.tflite")
-    base = "from edgeshare.cli import main; raise SystemExit(main(%r))"
     # without the module: the class is unknown (exit 2, one line)
-    r = _run(base % (["export", model_path, "-o", out],))
+    r = _run(f"from edgeshare.cli import main; raise SystemExit(main({['export', model_path, '-o', out]!r}))")
     assert r.returncode == 2 and "cannot load the Keras model" in r.stderr.strip().splitlines()[-1]
-    # by module name (importable from the working folder) and by file, for each command that loads a model
-    r = _run(base % (["export", model_path, "-o", out, "--custom-objects", "users_layers"],), cwd=str(tmp_path))
-    assert r.returncode == 0, r.stderr
-    r = _run(base % (["inspect", model_path, "--custom-objects", str(mod)],))
-    assert r.returncode == 0, r.stderr
-    r = _run(base % (["verify", out, "--model", model_path, "--custom-objects", str(mod)],))
-    assert r.returncode == 0, r.stderr
+    # by module name (importable from the working folder), then by file, for each command that loads a model
+    runs = [["export", model_path, "-o", out, "--custom-objects", "users_layers"],
+            ["inspect", model_path, "--custom-objects", str(mod)],
+            ["verify", out, "--model", model_path, "--custom-objects", str(mod)]]
+    r = _run(f"""
+        from edgeshare.cli import main
+        print([main(argv) for argv in {runs!r}])
+    """, cwd=str(tmp_path))
+    assert r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "[0, 0, 0]", r.stderr
 
 
 @pytest.mark.parametrize("command", ["export", "inspect", "verify"])
@@ -174,7 +175,7 @@ print(f"{report.weight_bytes:,} weight bytes, {report.ratio:.2f}x the floor, num
 """
 
 
-def test_the_readme_lines_export_a_keras_hub_gpt2(tmp_path):
+def test_the_readme_lines_export_a_keras_hub_gpt2(tmp_path, monkeypatch, capsys):
     """The README's five lines, run as written except for the preset: no network here, so a GPT-2 built from
     config and saved with `save_to_preset` stands in for "gpt2_base_en"."""
     import keras
@@ -186,9 +187,9 @@ def test_the_readme_lines_export_a_keras_hub_gpt2(tmp_path):
     keras_hub.models.GPT2CausalLM(backbone=backbone, preprocessor=None).save_to_preset(str(tmp_path / "gpt2_tiny"))
     code = README_LINES.replace('"gpt2_base_en"', '"./gpt2_tiny"')
     assert code != README_LINES and len([line for line in README_LINES.splitlines() if line]) == 5
-    r = _run(code, cwd=str(tmp_path))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip().splitlines()[-1].endswith("1.00x the floor, numerics ok: True")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith("1.00x the floor, numerics ok: True")
     assert os.path.getsize(tmp_path / "gpt2.tflite") > 0
 
 

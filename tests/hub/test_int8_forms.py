@@ -34,11 +34,10 @@ def test_masked_softmax_equals_keras_including_fully_masked_rows():
     np.testing.assert_allclose(np.asarray(masked_softmax(x, mask, (-2, -1))), want2, atol=1e-6)
 
 
-def test_stock_masked_softmax_fails_gemma_int8_and_the_traced_form_passes(tmp_path, monkeypatch):
-    """Keras' where(mask, logits, -1e9) makes int8 SELECT_V2 quantize every logit to one value."""
+def test_stock_masked_softmax_fails_gemma_int8(tmp_path, monkeypatch):
+    """Keras' where(mask, logits, -1e9) makes int8 SELECT_V2 quantize every logit to one value. (With the
+    traced form the same export passes: test_hub_models.py, gemma-tflite-int8.)"""
     model = gemma()
-    rep = export_one(model, "gemma", "tflite", "int8", str(tmp_path))
-    assert rep.numerics.passed and rep.numerics.cosine_similarity >= 0.98
     monkeypatch.setattr(bank_export, "quantizable_masked_softmax", lambda active: contextlib.nullcontext())
     stock = export_one(model, "gemma_stock", "tflite", "int8", str(tmp_path))
     assert not stock.numerics.passed and stock.numerics.cosine_similarity < 0.6
@@ -57,10 +56,10 @@ def test_table_extremes_are_added_to_int8_calibration():
 
 
 def test_without_the_extremes_the_tied_llama_table_is_clipped_and_stored_twice(tmp_path, monkeypatch):
+    """(With the extremes the same export stores the table once: test_hub_models.py, llama_tied-tflite-int8.)"""
     model = llama(True)
-    rep = export_one(model, "llama", "tflite", "int8", str(tmp_path))
-    assert find_pairs(read(rep.artifact)) == []
     monkeypatch.setattr(prepare, "with_table_extremes", lambda m, names, cal: cal)
     clipped = export_one(model, "llama_clipped", "tflite", "int8", str(tmp_path))
-    assert len(find_pairs(read(clipped.artifact))) == 1  # the finder sees the two tables as one weight
-    assert clipped.weight_bytes > rep.weight_bytes + 30_000  # the second 512x64 int8 table
+    pairs = find_pairs(read(clipped.artifact))  # the independent finder sees the two tables as one weight
+    assert len(pairs) == 1 and pairs[0].outside >= 1  # ... with the clipped elements outside the step
+    assert clipped.duplicate_bytes == 0  # the verifier does not (a saturated copy: see the report)
