@@ -205,3 +205,14 @@ def test_packages_needed_reads_the_archive(gpt2_keras, tmp_path):
     plain = tmp_path / "plain.keras"
     build_tied_lm().save(str(plain))
     assert packages_needed(plain) == {}
+
+
+def test_a_saved_keras_hub_model_loads_back_with_the_same_outputs(gpt2_keras):
+    from edgeshare.accounting import call_model, load_keras_model
+
+    path, _ = gpt2_keras
+    feeds = sample_inputs(gpt2(), 4)
+    again = load_keras_model(path)
+    assert type(again.layers[-1]).__name__ == "GPT2CausalLM"
+    np.testing.assert_allclose(call_model(again, feeds)["output_0"], call_model(gpt2(), feeds)["output_0"],
+                               atol=1e-5)
