@@ -122,7 +122,8 @@ def embeddings_by_input(model: Any, tensor_names: Mapping[str, str]) -> dict[str
 
 
 def _rows(layer: Any) -> int:
-    return int(getattr(layer, "input_dim", None) or getattr(layer, "vocabulary_size", None))
+    rows: int = getattr(layer, "input_dim", None) or layer.vocabulary_size  # embeddings_by_input checked one is set
+    return rows
 
 
 def integer_input_bounds(model: Any, tensor_names: Mapping[str, str]) -> dict[str, int]:
