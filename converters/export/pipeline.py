@@ -187,7 +187,7 @@ def export_onnx(
                 input_shapes=input_shapes)
     sigs = resolve_signatures(p.output_names, signatures) if signatures is not None else None
     say("converting to TFLite (float32)")
-    tfl = tflite_with_layer_forms(p, "none", None, bank_export, lower_grouped_conv)
+    tfl = tflite_with_layer_forms(p, "none", None, bank_export, lower_grouped_conv, int8_softmax=quantize == "int8")
     say(f"converting to ONNX (opset {opset})")
     proto = onnx_from_tflite(tfl, opset, p.model.name)
     out = os.fspath(path)

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'worst cos':>9} {'top-1':>6} {'passed':>6} {'seconds':>7}")
     for name in args.models:
         model = BUILDERS[name]()
-        for fmt, mode in EXPORTS:
+        for fmt, mode in [*EXPORTS, ("onnx", "int8")]:
             started = time.perf_counter()
             rep = export_one(model, name, fmt, mode, out)
             seconds = time.perf_counter() - started

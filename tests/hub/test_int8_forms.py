@@ -43,6 +43,13 @@ def test_stock_masked_softmax_fails_gemma_int8(tmp_path, monkeypatch):
     assert not stock.numerics.passed and stock.numerics.cosine_similarity < 0.6
 
 
+def test_onnx_int8_traces_the_quantizable_softmax_too(tmp_path):
+    """ONNX int8 quantizes the float model with onnxruntime (QDQ): the float trace needs the same form."""
+    rep = export_one(gemma(), "gemma", "onnx", "int8", str(tmp_path))
+    assert rep.ok and rep.numerics.cosine_similarity >= 0.98, rep.problems()
+    assert find_pairs(read(rep.artifact)) == []
+
+
 def test_table_extremes_are_added_to_int8_calibration():
     from edgeshare.accounting import input_tensor_names
 
