@@ -8,7 +8,7 @@ every logit rounds to the same integer and the attention becomes uniform. Measur
 built from config: worst per-sample cosine 0.32 against Keras; GPT-2 and Llama built from config pass
 only because their random attention logits are close to uniform anyway.
 
-Traced instead, only for `quantize="int8"`: `exp(min(x - m, 0)) * mask / sum(...)` with `m` the row's
+Traced instead, only for `quantize="int8"`: `where(mask, exp(min(x - m, 0)), 0) / sum(...)` with `m` the row's
 largest unmasked logit (Bridle's softmax, shifted by the unmasked maximum). Every tensor keeps the
 logits' own range; masked positions get exactly 0, as in Keras, and so does a row with no unmasked
 position. The float modes keep Keras' form.
@@ -26,11 +26,13 @@ def masked_softmax(x: Any, mask: Any, axis: Any) -> Any:
     from keras import ops
 
     axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
-    keep = ops.cast(ops.broadcast_to(mask, ops.shape(x)), x.dtype)
+    # The mask stays boolean: a float copy of a constant (causal) mask would be stored as a weight.
+    keep = ops.broadcast_to(mask, ops.shape(x))
     low = ops.min(x, axis=axes, keepdims=True)
     # The largest unmasked logit; filling masked positions with the row's minimum keeps the range.
-    top = ops.max(ops.where(keep > 0.5, x, low), axis=axes, keepdims=True)
-    e = ops.exp(ops.minimum(x - top, 0.0)) * keep
+    top = ops.max(ops.where(keep, x, low), axis=axes, keepdims=True)
+    # exp of at most 0: in (0, 1], and masked positions 0, a value inside that range (one int8 scale).
+    e = ops.where(keep, ops.exp(ops.minimum(x - top, 0.0)), 0.0)
     # A row with an unmasked position sums to at least 1 (its maximum gives exp(0)); a fully masked row
     # sums to 0 and stays 0. (A tiny floor would quantize to the zero point, which int8 DIV rejects.)
     total = ops.sum(e, axis=axes, keepdims=True)
