@@ -12,8 +12,9 @@ step). A layer that applies a sublayer inside a while loop declares `traced_repe
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,9 @@ def quiet_tensorflow() -> Any:
     return tf
 
 
-def load_keras_model(path: Any) -> Any:
-    """Load a .keras (or .h5) file with edgeshare's layers registered. Bad files raise InvalidInputError."""
+def check_keras_file(path: Any) -> Path:
+    """The file checks that need no TensorFlow: it exists, is a file, is not empty, and a .keras is a zip.
+    Raises InvalidInputError naming the file."""
     p = Path(os.fspath(path))
     label = str(path)
     if not p.exists():
@@ -89,13 +91,118 @@ def load_keras_model(path: Any) -> Any:
         raise InvalidInputError("the file is empty (0 bytes)", label)
     if p.suffix == ".keras" and not zipfile.is_zipfile(p):
         raise InvalidInputError("not a .keras archive (expected a zip file written by model.save)", label)
+    return p
+
+
+# Packages whose classes a .keras config can name (`"module": "keras_hub.src..."`, `"registered_name":
+# "keras_hub>GPT2CausalLM"`) and that must be imported before loading so that the classes register:
+# import name -> pip name. keras-nlp was keras-hub's name before 0.18 and registers under it.
+REGISTERING_PACKAGES = {"keras_hub": "keras-hub", "keras_nlp": "keras-hub"}
+
+
+def packages_needed(path: Path) -> dict[str, list[str]]:
+    """Import name -> the class names that need it, read from a .keras archive's config.json (no Keras
+    import). Only the packages of REGISTERING_PACKAGES are looked for."""
+    import json
+
+    if not zipfile.is_zipfile(path):
+        return {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            config = json.loads(zf.read("config.json"))
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile):
+        return {}  # keras.saving.load_model says what is wrong with the archive
+    found: dict[str, list[str]] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            module = node.get("module")
+            if isinstance(module, str) and module.split(".")[0] in REGISTERING_PACKAGES:
+                names = found.setdefault(module.split(".")[0], [])
+                name = str(node.get("class_name", "?"))
+                if name not in names:
+                    names.append(name)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(config)
+    return found
+
+
+def import_custom_objects(modules: Any) -> None:
+    """Import modules that register a user's Keras classes (`--custom-objects MODULE`): a module name
+    (`my_pkg.layers`) or a .py file. Raises InvalidInputError naming a module that does not import."""
+    import importlib
+    import importlib.util
+    import sys
+
+    if not modules:
+        return
+    quiet_tensorflow()
+    for module in modules:
+        try:
+            if str(module).endswith(".py"):
+                if not os.path.isfile(module):
+                    raise InvalidInputError("no such file for --custom-objects", str(module))
+                name = Path(module).stem
+                loaded = sys.modules.get(name)
+                if loaded is not None and os.path.abspath(getattr(loaded, "__file__", "") or "") == os.path.abspath(
+                        module):
+                    continue  # already imported (registering its classes twice is harmless but slow)
+                spec = importlib.util.spec_from_file_location(name, module)
+                if spec is None or spec.loader is None:
+                    raise ImportError(f"cannot load {module}")
+                mod = importlib.util.module_from_spec(spec)
+                sys.modules[name] = mod
+                spec.loader.exec_module(mod)
+            else:
+                importlib.import_module(str(module))
+        except InvalidInputError:
+            raise
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:240]
+            raise InvalidInputError(
+                f"the --custom-objects module does not import ({type(exc).__name__}: {first}); give an importable "
+                f"module name or a .py file that registers your classes. Received: module={module!r}") from exc
+
+
+def import_registering_packages(path: Path, label: str) -> None:
+    """Import the packages (keras-hub) whose classes the archive names, only those: plain loads stay fast.
+    A package that is not installed raises InvalidInputError naming it."""
+    import importlib
+
+    from edgeshare._quiet import quiet_fds
+
+    for package, classes in packages_needed(path).items():
+        try:
+            with quiet_fds():
+                importlib.import_module(package)
+        except ImportError as exc:
+            pip_name = REGISTERING_PACKAGES[package]
+            raise InvalidInputError(
+                f"the model is built from {pip_name} classes ({', '.join(classes[:3])}), and {pip_name} is not "
+                f"installed: pip install {pip_name}", label) from exc
+
+
+def load_keras_model(path: Any) -> Any:
+    """Load a .keras (or .h5) file with edgeshare's layers registered, and keras-hub's when the archive
+    names its classes. Bad files raise InvalidInputError."""
+    label = str(path)
+    p = check_keras_file(path)
     quiet_tensorflow()
     import keras
 
     import edgeshare.layers  # noqa: F401  (registers the custom layers for deserialization)
 
+    import_registering_packages(p, label)
     try:
-        model = keras.saving.load_model(p, compile=False)
+        with warnings.catch_warnings():
+            # keras-hub tasks override compile(); Keras warns that it did not call it, which compile=False asks
+            warnings.filterwarnings("ignore", message=r".*`compile\(\)` was not called")
+            model = keras.saving.load_model(p, compile=False)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise InvalidInputError(f"cannot load the Keras model: {first[:240]}", label) from exc
@@ -110,7 +217,7 @@ class ModelInput:
     backbones take `{"token_ids", "padding_mask"}`), else the Input's own name."""
 
     name: str
-    shape: tuple[int, ...]  # the batch dimension fixed
+    shape: tuple[Any, ...]  # the batch dimension fixed (ints; None only where static=False left one unknown)
     dtype: str
 
 
@@ -146,15 +253,43 @@ def input_structure(model: Any) -> tuple[str, list[tuple[str, Any]]]:
     return kind, [(str(n), t) for n, t in items]
 
 
-def model_inputs(model: Any, batch_size: int = 1) -> list[ModelInput]:
-    """The model's inputs, by name, in the order of its own input structure, with the batch fixed."""
+def model_inputs(model: Any, batch_size: int = 1, shapes: Mapping[str, Sequence[int]] | None = None,
+                 static: bool = True) -> list[ModelInput]:
+    """The model's inputs, by name, in the order of its own input structure, with the batch fixed.
+
+    Args:
+        shapes: full shapes (batch first) for inputs with unknown dimensions, by input name: keras-hub
+            backbones take `(None, None)` token ids, and export needs static shapes. A given shape must
+            agree with every dimension the model fixes.
+        static: raise on a dimension that stays unknown (False keeps it None, for tracing).
+    """
+    _, items = input_structure(model)
+    given = {str(k): tuple(int(d) for d in v) for k, v in (shapes or {}).items()}
+    names = [n for n, _ in items]
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise InvalidInputError(f"input shapes must name inputs of the model {names}. Received: names={unknown}",
+                                getattr(model, "name", None))
     out = []
-    for name, t in input_structure(model)[1]:
-        shape = tuple(batch_size if (d is None and j == 0) else d for j, d in enumerate(t.shape))
-        if any(d is None for d in shape):
+    for name, t in items:
+        declared = list(t.shape)
+        if name in given:
+            want = given[name]
+            clash = len(want) != len(declared) or any(d is not None and d != w for d, w in zip(declared, want))
+            if clash:
+                raise InvalidInputError(
+                    f"the shape given for input {name!r} must keep the model's fixed dimensions "
+                    f"{['?' if d is None else d for d in declared]}. Received: shape={list(want)}",
+                    getattr(model, "name", None))
+            shape: tuple[Any, ...] = want
+        else:
+            shape = tuple(batch_size if (d is None and j == 0) else d for j, d in enumerate(declared))
+        if static and any(d is None for d in shape):
+            example = "x".join(["1"] + [str(d or 128) for d in shape[1:]])
             raise InvalidInputError(
-                f"input {name!r} has an unknown non-batch dimension; export needs static shapes: "
-                "build the model with a fixed sequence length. Received: shape=" + str(list(t.shape)),
+                f"input {name!r} has an unknown non-batch dimension; export needs static shapes: give one with "
+                f"input_shapes={{{name!r}: ({example.replace('x', ', ')})}} (CLI: --input-shape {name}={example}) "
+                "or build the model with a fixed sequence length. Received: shape=" + str(declared),
                 getattr(model, "name", None),
             )
         out.append(ModelInput(name, shape, str(t.dtype)))
@@ -196,8 +331,7 @@ def class_outputs(model: Any) -> list[str]:
     tensors = named_outputs(struct)
     out = []
     for name, t in tensors.items():
-        history = getattr(t, "_keras_history", None)
-        layer = getattr(history, "operation", None) if history is not None else None
+        layer = producing_layer(t)
         shape: tuple[Any, ...] = tuple(getattr(t, "shape", ()))
         if layer is None or len(shape) < 2 or not shape[-1] or shape[-1] < 2:
             continue
@@ -213,6 +347,23 @@ def class_outputs(model: Any) -> list[str]:
     return out
 
 
+def producing_layer(tensor: Any) -> Any:
+    """The layer that computes a symbolic output, looking through nested functional models (a keras-hub
+    task called on new inputs produces its logits in its ReversibleEmbedding, not in the task itself)."""
+    from keras.src.models.functional import Functional
+
+    history = getattr(tensor, "_keras_history", None)
+    layer = getattr(history, "operation", None)
+    while history is not None and isinstance(layer, Functional):
+        inner_outputs = list(getattr(layer, "outputs", None) or [])
+        index = int(getattr(history, "tensor_index", 0))
+        if index >= len(inner_outputs):
+            break
+        history = getattr(inner_outputs[index], "_keras_history", None)
+        layer = getattr(history, "operation", None)
+    return layer
+
+
 def named_outputs(y: Any) -> dict[str, Any]:
     if isinstance(y, dict):
         return dict(y)
@@ -226,7 +377,7 @@ def count_uses(model: Any) -> dict[int, int]:
     from keras.src.backend.common import variables as kv
     from keras.src.layers.layer import Layer
 
-    specs = model_inputs(model)
+    specs = model_inputs(model, static=False)  # unknown dimensions stay symbolic in the trace
     # One frame per active layer call: the variables it reads, and how many times its traced body runs
     # per call (a layer that loops over a sublayer in a while loop, like Repeat(mode="loop"), declares
     # `traced_repeats`; the trace sees its body once).

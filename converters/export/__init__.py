@@ -5,6 +5,7 @@ The only room of `converters` that imports TensorFlow or Keras:
 - `prepare`: the model, its inputs by name, calibration and samples, the Keras reference outputs;
 - `to_tflite`, `to_onnx`: the conversions (ExportArchive + TFLiteConverter; tf2onnx + onnxruntime's quantizers);
 - `signatures`: multi-task exports (a signature per task); `bank_export`, `grouped_conv`: layers' export forms;
+- `masked_softmax`: Keras' masked softmax traced in a form int8 keeps (attention in keras-hub models);
 - `calibration`: inputs by name from an .npz, a dict or arrays; `keras_variables`: variables for `verify --model`;
 - `report`: `ExportReport`, written to `<artifact>.report.json`.
 """

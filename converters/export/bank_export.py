@@ -39,6 +39,7 @@ import numpy as np
 from edgeshare.errors import InvalidInputError
 
 from .grouped_conv import lowered_grouped_convs
+from .masked_softmax import quantizable_masked_softmax
 from .prepare import Prepared
 from .to_tflite import tflite_bytes
 
@@ -117,13 +118,17 @@ def tflite_with_layer_forms(
     signatures: Mapping[str, Sequence[str]] | None = None,
     bank_export: str = "materialize",
     lower_grouped_conv: bool = False,
+    int8_softmax: bool | None = None,
 ) -> bytes:
-    """TFLite bytes of the prepared export `p` with the layers in their export forms."""
+    """TFLite bytes of the prepared export `p` with the layers in their export forms. `int8_softmax`
+    (default: `quantize == "int8"`) traces Keras' masked softmax in its quantizable form (masked_softmax.py),
+    which the float model that ONNX int8 quantizes also needs."""
     check_bank_export(bank_export, quantize, signatures)
-    with layer_export_forms(p.model, bank_export, lower_grouped_conv):
+    int8_softmax = quantize == "int8" if int8_softmax is None else int8_softmax
+    with layer_export_forms(p.model, bank_export, lower_grouped_conv), quantizable_masked_softmax(int8_softmax):
         if bank_export == "runtime_kernel" and soft_banks(p.model):
             return kernel_mixing_tflite_bytes(p, quantize)
-        return tflite_bytes(p, quantize, signatures)
+        return tflite_bytes(p, quantize, signatures, trace_key=(bank_export, lower_grouped_conv, int8_softmax))
 
 
 def kernel_mixing_tflite_bytes(p: Prepared, quantize: str) -> bytes:

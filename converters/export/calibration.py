@@ -84,16 +84,78 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         raise InvalidInputError(f"cannot read the .npz: {exc}", label) from exc
 
 
-def integer_input_bounds(model: Any, tensor_names: Mapping[str, str]) -> dict[str, int]:
-    """Input name -> table rows, for integer inputs that an embedding reads (ids must stay in its table;
-    other integer inputs, such as padding masks, get 0 and 1). `tensor_names` maps each input name to its
-    KerasTensor's name."""
-    rows_of: dict[str, int] = {}
+def embeddings_by_input(model: Any, tensor_names: Mapping[str, str]) -> dict[str, list[Any]]:
+    """Input name -> the embedding-like layers (an `input_dim` or `vocabulary_size`) that look up its ids.
+    `tensor_names` maps each input name to its KerasTensor's name.
+
+    Nested functional models (a keras-hub task holds its backbone, a user's model may hold the task) are
+    followed through their inputs, and are not embeddings themselves even when they carry a
+    `vocabulary_size` (a keras-hub backbone does, and also takes the padding mask)."""
+    import keras
+    from keras.src.models.functional import Functional
+
+    readers: dict[str, list[Any]] = {}
+    fed_by: dict[str, str] = {}  # a nested model's own input tensor -> the tensor its caller fed it
     for layer in model._flatten_layers(include_self=False, recursive=True):
+        nodes = getattr(layer, "_inbound_nodes", [])
+        if isinstance(layer, Functional):
+            own = keras.tree.flatten(layer._inputs_struct)
+            for node in nodes:
+                fed = list(getattr(node, "input_tensors", []))
+                if len(fed) == len(own):
+                    fed_by.update({a.name: b.name for a, b in zip(own, fed) if a.name != b.name})
+            continue
         rows = getattr(layer, "input_dim", None) or getattr(layer, "vocabulary_size", None)
         if not isinstance(rows, int) or rows < 1:
             continue
-        for node in getattr(layer, "_inbound_nodes", []):
+        for node in nodes:
             for t in getattr(node, "input_tensors", []):
-                rows_of[t.name] = min(rows_of.get(t.name, rows), rows)
-    return {name: rows_of[t] for name, t in tensor_names.items() if t in rows_of}
+                readers.setdefault(t.name, []).append(layer)
+    outer: dict[str, list[Any]] = {}
+    for name, layers in readers.items():
+        seen = {name}
+        while name in fed_by and fed_by[name] not in seen:  # up to the tensor the outermost model takes
+            name = fed_by[name]
+            seen.add(name)
+        outer.setdefault(name, []).extend(x for x in layers if all(x is not y for y in outer.get(name, [])))
+    return {name: outer[t] for name, t in tensor_names.items() if t in outer}
+
+
+def _rows(layer: Any) -> int:
+    rows: int = getattr(layer, "input_dim", None) or layer.vocabulary_size  # embeddings_by_input checked one is set
+    return rows
+
+
+def integer_input_bounds(model: Any, tensor_names: Mapping[str, str]) -> dict[str, int]:
+    """Input name -> table rows, for integer inputs that an embedding reads (ids must stay in its table;
+    other integer inputs, such as padding masks, get 0 and 1)."""
+    return {name: min(_rows(x) for x in layers) for name, layers in embeddings_by_input(model, tensor_names).items()}
+
+
+def with_table_extremes(model: Any, tensor_names: Mapping[str, str],
+                        cal: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """`cal` plus, for each embedding table its inputs index, one sample that looks up the row holding the
+    table's smallest value and one for its largest (the first sample with its first id replaced).
+
+    Full-integer TFLite quantizes a GATHER's table with the range calibrated on the rows it looked up:
+    rows no calibration sample reads can hold values outside it and are clipped. Measured on a keras-hub
+    Llama with tied embeddings built from config (32 calibration samples, 512 rows): the GATHER table
+    saturated, and the clipped copy no longer matched the FULLY_CONNECTED one, so the tied table stayed
+    stored twice. Two samples that reach the extremes make the range cover the whole table."""
+    extra: list[dict[str, np.ndarray]] = []
+    for name, layers in embeddings_by_input(model, tensor_names).items():
+        x = cal.get(name)
+        if x is None or x.ndim < 2 or not np.issubdtype(x.dtype, np.integer):
+            continue
+        for layer in layers:
+            table = getattr(layer, "embeddings", None)
+            if table is None or len(table.shape) != 2:
+                continue
+            values = np.asarray(table.numpy() if hasattr(table, "numpy") else table)
+            for row in (int(np.argmin(values) // values.shape[1]), int(np.argmax(values) // values.shape[1])):
+                sample = {k: v[:1].copy() for k, v in cal.items()}
+                sample[name].reshape(-1)[0] = row
+                extra.append(sample)
+    if not extra:
+        return cal
+    return {k: np.concatenate([v] + [e[k] for e in extra], axis=0) for k, v in cal.items()}

@@ -100,6 +100,7 @@ def export_tflite(
     bank_export: str = "materialize",
     lower_grouped_conv: bool = False,
     signatures: Signatures = None,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
 ) -> ExportReport:
     """Convert a Keras model to .tflite, repair shared weights, verify it and compare it with Keras.
 
@@ -118,6 +119,8 @@ def export_tflite(
         lower_grouped_conv: trace grouped Conv2D as split / conv / concat (see export/grouped_conv.py).
         signatures: "tasks" (or a dict of name to output names) for one signature per output of a
             multi-task model plus "all" (see export/signatures.py).
+        input_shapes: full shapes (batch first) by input name for inputs with unknown dimensions, such as
+            a keras-hub model's token ids: `{"token_ids": (1, 128), "padding_mask": (1, 128)}`.
 
     Returns:
         An ExportReport, also written to `<path>.report.json`, with the per-delegate op support.
@@ -127,7 +130,8 @@ def export_tflite(
     say = progress or (lambda _m: None)
     started = time.perf_counter()
     say("preparing")
-    p = prepare(model, calibration, sample_inputs, batch_size, need_calibration=quantize == "int8")
+    p = prepare(model, calibration, sample_inputs, batch_size, need_calibration=quantize == "int8",
+                input_shapes=input_shapes)
     sigs = resolve_signatures(p.output_names, signatures) if signatures is not None else None
     say(f"converting to TFLite ({quantize})" + (f" with signatures {', '.join(sigs)}" if sigs else ""))
     data = tflite_with_layer_forms(p, quantize, sigs, bank_export, lower_grouped_conv)
@@ -167,6 +171,7 @@ def export_onnx(
     bank_export: str = "materialize",
     lower_grouped_conv: bool = False,
     signatures: Signatures = None,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
 ) -> ExportReport:
     """Convert a Keras model to .onnx through its float TFLite form, repair, verify, compare with Keras.
 
@@ -176,7 +181,8 @@ def export_onnx(
     repaired float model; the repair pass then runs again on the quantized file, because the quantizer
     writes a second, transposed copy of a tied embedding for MatMulInteger.
 
-    With `signatures` ("tasks" or a dict), `path` holds every output and each signature other than
+    `input_shapes` fixes unknown input dimensions as in `export_tflite`. With `signatures` ("tasks" or a
+    dict), `path` holds every output and each signature other than
     "all" gets `<stem>.<signature>.onnx` with the other outputs' dead branches pruned (ONNX has no
     signatures); the report's `signatures` lists every file.
     """
@@ -184,10 +190,11 @@ def export_onnx(
     say = progress or (lambda _m: None)
     started = time.perf_counter()
     say("preparing")
-    p = prepare(model, calibration, sample_inputs, batch_size, need_calibration=quantize == "int8")
+    p = prepare(model, calibration, sample_inputs, batch_size, need_calibration=quantize == "int8",
+                input_shapes=input_shapes)
     sigs = resolve_signatures(p.output_names, signatures) if signatures is not None else None
     say("converting to TFLite (float32)")
-    tfl = tflite_with_layer_forms(p, "none", None, bank_export, lower_grouped_conv)
+    tfl = tflite_with_layer_forms(p, "none", None, bank_export, lower_grouped_conv, int8_softmax=quantize == "int8")
     say(f"converting to ONNX (opset {opset})")
     proto = onnx_from_tflite(tfl, opset, p.model.name)
     out = os.fspath(path)

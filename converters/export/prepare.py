@@ -7,14 +7,17 @@ import os
 import re
 import tempfile
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from edgeshare.errors import InvalidInputError
+
 from ..runtime.base import TensorSpec
 from ..runtime.inputs import random_batch
-from .calibration import integer_input_bounds, named_inputs, read_npz
+from .calibration import integer_input_bounds, named_inputs, read_npz, with_table_extremes
 
 NUMERICS_SAMPLES = 16
 CALIBRATION_SAMPLES = 64
@@ -78,7 +81,8 @@ def signature_names(names: list[str]) -> dict[str, str]:
     return out
 
 
-def prepare(model: Any, calibration: Any, sample_inputs: Any, batch_size: int, need_calibration: bool) -> Prepared:
+def prepare(model: Any, calibration: Any, sample_inputs: Any, batch_size: int, need_calibration: bool,
+            input_shapes: Mapping[str, Sequence[int]] | None = None) -> Prepared:
     from edgeshare.accounting import (
         call_model,
         class_outputs,
@@ -88,10 +92,15 @@ def prepare(model: Any, calibration: Any, sample_inputs: Any, batch_size: int, n
     )
 
     m = resolve_model(model)
-    positional = input_structure(m)[0] != "dict"
-    bounds = integer_input_bounds(m, input_tensor_names(m))
-    specs = [TensorSpec(i.name, tuple(int(d) for d in i.shape), i.dtype, index_bound=bounds.get(i.name))
-             for i in model_inputs(m, batch_size)]
+    try:
+        positional = input_structure(m)[0] != "dict"
+        bounds = integer_input_bounds(m, input_tensor_names(m))
+        specs = [TensorSpec(i.name, tuple(int(d) for d in i.shape), i.dtype, index_bound=bounds.get(i.name))
+                 for i in model_inputs(m, batch_size, input_shapes)]
+    except InvalidInputError as exc:
+        if not isinstance(model, (str, os.PathLike)):
+            raise
+        raise InvalidInputError(exc.message, os.fspath(model)) from exc  # name the file the user gave
     names = signature_names([s.name for s in specs])
     aliases = {v: k for k, v in names.items()}
     notes: list[str] = []
@@ -117,6 +126,8 @@ def prepare(model: Any, calibration: Any, sample_inputs: Any, batch_size: int, n
             "with real samples, or the quantization ranges will not fit real data"
         )
         warnings.warn(notes[-1], stacklevel=3)
+    if cal is not None and need_calibration:
+        cal = with_table_extremes(m, input_tensor_names(m), cal)
     samples = {k: v[:NUMERICS_SAMPLES] for k, v in samples.items()}
     reference = {k: np.asarray(v) for k, v in call_model(m, samples).items()}
     return Prepared(m, specs, names, positional, cal, source, samples, reference, class_outputs(m), notes)

@@ -36,6 +36,10 @@ def add_parser(sub: Any) -> None:
                    "file with every output and one pruned file per task)")
     p.add_argument("--no-repair", action="store_true",
                    help="keep the converter's output as it is (to compare with the repaired file)")
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=1x128",
+                   help="the full shape (batch first) of an input with unknown dimensions, such as a keras-hub "
+                   "model's token_ids and padding_mask (repeat per input)")
+    add_custom_objects_flag(p)
     p.add_argument("--plot", metavar="PNG", help="write a bar chart of bytes per weight, duplicates marked")
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -66,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
         check_readable(args.calibration, "--calibration")
     from edgeshare.converters import export as ex
 
+    shapes = input_shapes_and_classes(args)  # before TensorFlow loads (the export module does not import it)
     options = {"bank_export": args.bank_export, "lower_grouped_conv": args.lower_grouped_conv,
-               "signatures": args.signatures}
+               "signatures": args.signatures, "input_shapes": shapes or None}
 
     with progress_bar(f"exporting {args.model}") as (prog, task):
 
@@ -106,3 +111,26 @@ def run(args: argparse.Namespace) -> int:
         plot_weights(d, args.plot, f"{rep.artifact} ({rep.format}, {rep.quantize})")
     emit_json(args.json, d)
     return 0 if rep.ok else 1
+
+
+def add_custom_objects_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--custom-objects", action="append", default=[], metavar="MODULE",
+                   help="import MODULE (a module name or a .py file) before loading the model, so that the "
+                   "Keras classes it registers load (repeatable; keras-hub's are found without it)")
+
+
+def load_prelude(model: str, custom_objects: list[str]) -> None:
+    """Before any heavy import: the model file's own checks; then the user's modules that register classes."""
+    from edgeshare.accounting import check_keras_file, import_custom_objects
+
+    check_keras_file(model)
+    import_custom_objects(custom_objects)
+
+
+def input_shapes_and_classes(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
+    """`--input-shape` parsed, the model file checked and the `--custom-objects` modules imported."""
+    from edgeshare.bench.options import parse_input_shape
+
+    shapes = dict(parse_input_shape(t) for t in args.input_shape)
+    load_prelude(args.model, args.custom_objects)
+    return shapes

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from edgeshare.cli._common import add_json_flag, emit_json, fmt_bytes, human, out, progress_bar
+from edgeshare.cli.export_cmd import add_custom_objects_flag, load_prelude
 
 
 def add_parser(sub: Any) -> None:
@@ -16,6 +17,7 @@ def add_parser(sub: Any) -> None:
         "again), unique parameters, the shared variables and bytes at f32/f16/int8.",
     )
     p.add_argument("model", help="a .keras file")
+    add_custom_objects_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -25,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     from edgeshare.accounting import inspect
 
+    load_prelude(args.model, args.custom_objects)
     with progress_bar(f"loading and tracing {args.model}"):
         rep = inspect(args.model)
     if human(args):

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from edgeshare.cli._common import add_json_flag, emit_json, human, progress_bar
+from edgeshare.cli.export_cmd import add_custom_objects_flag, load_prelude
 
 
 def add_parser(sub: Any) -> None:
@@ -17,6 +18,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("artifact", help="a .tflite or .onnx file")
     p.add_argument("--model", help="the .keras model it came from: map each Keras variable to its buffers")
+    add_custom_objects_flag(p)
     p.add_argument("--min-elements", type=int, default=16, help="ignore tensors smaller than this (default 16)")
     p.add_argument("--plot", metavar="PNG", help="write a bar chart of bytes per weight, duplicates marked")
     p.add_argument("--model-explorer", metavar="JSON",
@@ -32,6 +34,13 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from edgeshare.converters import verify
 
+    if args.model is not None:
+        load_prelude(args.model, args.custom_objects)
+    elif args.custom_objects:
+        from edgeshare.errors import InvalidInputError
+
+        raise InvalidInputError("--custom-objects is for loading --model; give --model too. "
+                                f"Received: custom_objects={args.custom_objects}")
     with progress_bar(f"verifying {args.artifact}") as (prog, task):
 
         def tick(done: int, total: int) -> None:

@@ -1,0 +1,71 @@
+"""The two int8 export fixes keras-hub models needed, each with the failure it removes:
+the masked softmax traced in a quantizable form, and calibration that reaches each embedding table's
+extreme rows."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+
+from edgeshare.converters.export import bank_export, prepare
+from edgeshare.converters.export.calibration import with_table_extremes
+from edgeshare.converters.export.masked_softmax import masked_softmax
+from tests.corpus.bruteforce import find_pairs, read
+from tests.hub.builders import export_one, gemma, llama
+
+pytest.importorskip("keras_hub")
+
+
+def test_masked_softmax_equals_keras_including_fully_masked_rows():
+    import keras
+
+    rng = np.random.default_rng(0)
+    x = (4.0 * rng.standard_normal((2, 3, 5, 5))).astype(np.float32)
+    mask = rng.random((2, 1, 5, 5)) > 0.4
+    mask[0, 0, 2, :] = False  # a row with nothing to attend to: Keras gives zeros
+    want = keras.layers.Softmax(axis=-1)(x, mask=np.broadcast_to(mask, x.shape)).numpy()
+    got = np.asarray(masked_softmax(x, mask, -1))
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert np.all(got[0, :, 2, :] == 0.0)
+    # over two axes, as MultiHeadAttention with attention_axes=(1, 2) asks for
+    want2 = keras.layers.Softmax(axis=(-2, -1))(x, mask=np.broadcast_to(mask, x.shape)).numpy()
+    np.testing.assert_allclose(np.asarray(masked_softmax(x, mask, (-2, -1))), want2, atol=1e-6)
+
+
+def test_stock_masked_softmax_fails_gemma_int8(tmp_path, monkeypatch):
+    """Keras' where(mask, logits, -1e9) makes int8 SELECT_V2 quantize every logit to one value. (With the
+    traced form the same export passes: test_hub_models.py, gemma-tflite-int8.)"""
+    model = gemma()
+    monkeypatch.setattr(bank_export, "quantizable_masked_softmax", lambda active: contextlib.nullcontext())
+    stock = export_one(model, "gemma_stock", "tflite", "int8", str(tmp_path))
+    assert not stock.numerics.passed and stock.numerics.cosine_similarity < 0.6
+
+
+def test_onnx_int8_traces_the_quantizable_softmax_too(tmp_path):
+    """ONNX int8 quantizes the float model with onnxruntime (QDQ): the float trace needs the same form."""
+    rep = export_one(gemma(), "gemma", "onnx", "int8", str(tmp_path))
+    assert rep.ok and rep.numerics.cosine_similarity >= 0.98, rep.problems()
+    assert find_pairs(read(rep.artifact)) == []
+
+
+def test_table_extremes_are_added_to_int8_calibration():
+    from edgeshare.accounting import input_tensor_names
+
+    model = llama(True)
+    cal = {"token_ids": np.zeros((3, 16), np.int32), "padding_mask": np.ones((3, 16), np.int32)}
+    out = with_table_extremes(model, input_tensor_names(model), cal)
+    table = model.layers[-1].backbone.token_embedding.embeddings.numpy()
+    lo, hi = np.unravel_index(np.argmin(table), table.shape)[0], np.unravel_index(np.argmax(table), table.shape)[0]
+    assert out["token_ids"].shape == (5, 16) and list(out["token_ids"][3:, 0]) == [lo, hi]
+    assert np.all(out["token_ids"][3:, 1:] == 0) and np.all(out["padding_mask"] == 1)
+
+
+def test_without_the_extremes_the_tied_llama_table_is_clipped_and_stored_twice(tmp_path, monkeypatch):
+    """(With the extremes the same export stores the table once: test_hub_models.py, llama_tied-tflite-int8.)"""
+    model = llama(True)
+    monkeypatch.setattr(prepare, "with_table_extremes", lambda m, names, cal: cal)
+    clipped = export_one(model, "llama_clipped", "tflite", "int8", str(tmp_path))
+    pairs = find_pairs(read(clipped.artifact))  # the independent finder sees the two tables as one weight
+    assert len(pairs) == 1 and pairs[0].outside >= 1  # ... with the clipped elements outside the step
