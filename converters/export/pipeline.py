@@ -19,6 +19,7 @@ import numpy as np
 
 from edgeshare.errors import InvalidInputError
 
+from ..repair.driver import IDENTICAL_RULES
 from ..repair.driver import repair as run_repair
 from ..repair.outlook import outlook
 from ..runtime.base import Runner
@@ -50,18 +51,52 @@ def _check_mode(quantize: str, allowed: tuple[str, ...], fmt: str) -> None:
         )
 
 
-def _repaired(data: bytes, say: Progress) -> tuple[bytes, dict[str, Any]]:
-    """The repaired .tflite bytes, or the converter's own when the repair declined its result (its outputs
-    moved beyond tolerance): then the report says so and the copies stay."""
-    say("repairing shared weights")
-    rr = run_repair(data)
-    return (rr.data if rr.data is not None else data), repair_summary(rr)
+# A file's numerics against Keras: (the Numerics of the whole file, per-signature rows).
+Judge = Callable[[str], tuple[Numerics, list[dict[str, Any]]]]
 
 
-def _repaired_file(stage: str, fixed: str, earlier: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-    """`fixed` when the repair wrote it, else `stage` (the repair declined its result: see `_repaired`)."""
-    rr = run_repair(stage, fixed)
-    return (fixed if os.path.exists(fixed) else stage), repair_summary(rr, earlier)
+def _repair_judged(stage: str, fixed: str, judge: Judge, earlier: dict[str, Any] | None = None
+                   ) -> tuple[str, Numerics, list[dict[str, Any]], dict[str, Any]]:
+    """Repair `stage` into `fixed` and keep what passes the export's gate against Keras.
+
+    The repair alone can only compare its result with the unrepaired file (cosine >= 0.999). An export has
+    the Keras model, so each candidate is judged against it, in this order, and the first that passes the
+    gate is kept: the repair; the repair with each rule that rewrote values passed over for the next rule
+    that applies (another rewrite of the same copies, such as a requantized kept table instead of a lookup
+    of the per-channel copy); the unrepaired file. When none passes, the one with the best worst-sample
+    cosine is kept. The report's `against_keras` lists what was tried."""
+    rr = run_repair(stage, fixed, force=True)
+    info = repair_summary(rr, earlier)
+    first = fixed if os.path.exists(fixed) else stage
+    num, rows = judge(first)
+    if num.passed:  # the export's gate against Keras decides, whatever the repair's relative check said
+        info["rejected"] = False
+        return first, num, rows, info
+    tried = [{"candidate": "repair", "worst_sample_cosine": num.cosine_similarity, "passed": False}]
+    best = (num.cosine_similarity, first, num, rows, info)
+    value_rules = sorted({m.rule for m in rr.merged} - IDENTICAL_RULES)
+    for k, rule in enumerate(value_rules):
+        alt = f"{fixed}.avoid{k}"
+        alt_rr = run_repair(stage, alt, force=True, avoid=[rule])
+        if not os.path.exists(alt):
+            continue
+        alt_num, alt_rows = judge(alt)
+        tried.append({"candidate": f"repair without {rule}", "worst_sample_cosine": alt_num.cosine_similarity,
+                      "passed": alt_num.passed})
+        if alt_num.passed or alt_num.cosine_similarity > best[0]:
+            best = (alt_num.cosine_similarity, alt, alt_num, alt_rows, repair_summary(alt_rr, earlier))
+        if alt_num.passed:
+            break
+    if not best[2].passed:
+        raw_num, raw_rows = judge(stage)
+        tried.append({"candidate": "unrepaired", "worst_sample_cosine": raw_num.cosine_similarity,
+                      "passed": raw_num.passed})
+        if raw_num.passed or raw_num.cosine_similarity > best[0]:
+            best = (raw_num.cosine_similarity, stage, raw_num, raw_rows, {**info, "bytes_saved": 0, "merged": []})
+    _, chosen, num, rows, info = best
+    info["against_keras"] = tried
+    info["rejected"] = chosen == stage and bool(rr.merged)
+    return chosen, num, rows, info
 
 
 def _write(path: str | os.PathLike[str], data: bytes) -> str:
@@ -135,22 +170,33 @@ def export_tflite(
     sigs = resolve_signatures(p.output_names, signatures) if signatures is not None else None
     say(f"converting to TFLite ({quantize})" + (f" with signatures {', '.join(sigs)}" if sigs else ""))
     data = tflite_with_layer_forms(p, quantize, sigs, bank_export, lower_grouped_conv)
+    out = os.fspath(path)
+
+    def judge(file: str) -> tuple[Numerics, list[dict[str, Any]]]:
+        parts, rows = [], []
+        for key, outputs in (sigs or {SERVING: p.output_names}).items():
+            num = _numerics(LiteRTRunner(file, signature=key if sigs else None), p, outputs, quantize)
+            parts.append(num)
+            rows.append({"key": key, "outputs": list(outputs), "numerics": num.to_dict()})
+        return (parts[0] if len(parts) == 1 else combined(parts)), rows
+
     repair_info = None
-    if repair:  # the pass reads every subgraph
-        data, repair_info = _repaired(data, say)
-    out = _write(path, data)
+    with tempfile.TemporaryDirectory() as tmp:
+        if repair:  # the pass reads every subgraph
+            say("repairing shared weights")
+            raw = _write(os.path.join(tmp, "unrepaired.tflite"), data)
+            say("checking numerics")
+            chosen, numerics, per_signature, repair_info = _repair_judged(raw, os.path.join(tmp, "repaired.tflite"),
+                                                                         judge)
+            shutil.copyfile(chosen, _write(out, b""))
+        else:
+            _write(out, data)
+            say("checking numerics")
+            numerics, per_signature = judge(out)
     vr = _verify(out, p, say)
-    say("checking numerics")
-    parts: list[Numerics] = []
-    per_signature: list[dict[str, Any]] = []
-    for key, outputs in (sigs or {SERVING: p.output_names}).items():
-        num = _numerics(LiteRTRunner(out, signature=key if sigs else None), p, outputs, quantize)
-        parts.append(num)
-        per_signature.append({"key": key, "outputs": list(outputs), "numerics": num.to_dict()})
     route = ("Keras ExportArchive" + (", one endpoint per signature" if sigs else "") + " -> TFLiteConverter"
              + (" -> edgeshare repair" if repair else ""))
-    rep = build_report(p, out, "tflite", quantize, route, started, vr, parts[0] if len(parts) == 1 else combined(parts),
-                       repair_info)
+    rep = build_report(p, out, "tflite", quantize, route, started, vr, numerics, repair_info)
     rep.signatures = per_signature if sigs else None
     rep.delegates = delegate_support(out).to_dict()
     rep.write_json()
@@ -200,6 +246,19 @@ def export_onnx(
     out = os.fspath(path)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     repair_info: dict[str, Any] | None = None
+
+    def judge(file: str) -> tuple[Numerics, list[dict[str, Any]]]:
+        return _numerics(OnnxRunner(file), p, p.output_names, quantize), []
+
+    def repaired(stage: str, fixed: str, earlier: dict[str, Any] | None, last: bool) -> tuple[str, dict[str, Any]]:
+        """The repair of `stage`: judged against Keras on the file that is exported (the last stage,
+        `_repair_judged`); in the float stage before quantization, the repair's own check decides."""
+        if last:
+            chosen, _, _, info = _repair_judged(stage, fixed, judge, earlier)
+            return chosen, info
+        info = repair_summary(run_repair(stage, fixed), earlier)
+        return (fixed if os.path.exists(fixed) else stage), info
+
     with tempfile.TemporaryDirectory() as tmp:
         import onnx
 
@@ -207,15 +266,14 @@ def export_onnx(
         onnx.save(proto, stage)
         if repair:
             say("repairing shared weights")
-            stage, repair_info = _repaired_file(stage, os.path.join(tmp, "float_repaired.onnx"))
+            stage, repair_info = repaired(stage, os.path.join(tmp, "float_repaired.onnx"), None, quantize == "none")
         if quantize != "none":
             say(f"quantizing ({quantize}) with onnxruntime.quantization")
             qpath = os.path.join(tmp, "quantized.onnx")
             ort_quantize(stage, qpath, quantize, p)
             stage = qpath
             if repair:
-                stage, repair_info = _repaired_file(stage, os.path.join(tmp, "quantized_repaired.onnx"),
-                                                    repair_info)
+                stage, repair_info = repaired(stage, os.path.join(tmp, "quantized_repaired.onnx"), repair_info, True)
         shutil.copyfile(stage, out)
     vr = _verify(out, p, say)
     say("checking numerics")

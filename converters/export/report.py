@@ -124,15 +124,15 @@ def repair_summary(r: Any, earlier: dict[str, Any] | None = None) -> dict[str, A
     """What a repair pass did, for the report; `earlier` is the summary of a pass before it (ONNX repairs
     the float model, then the quantized one)."""
     d = r.to_dict()
-    rejected = bool(d.get("rejected"))
+    # A repair that wrote nothing (its outputs moved beyond its tolerance, not forced) changed nothing.
+    unused = d.get("output") is None and r.data is None
     out = {
-        # A rejected repair (its outputs moved beyond tolerance) is not used: the export keeps the copies.
-        "bytes_saved": 0 if rejected else d["bytes_saved"],
+        "bytes_saved": 0 if unused else d["bytes_saved"],
         "duplicate_bytes_before": d["duplicate_bytes_before"],
-        "merged": [] if rejected else d["merged"],
+        "merged": [] if unused else d["merged"],
         "skipped": d["skipped"],
         "numerics_vs_unrepaired": d["numerics"],
-        "rejected": rejected,
+        "rejected": bool(d.get("rejected")),
         "culprits": d.get("culprits", []),
     }
     if earlier is not None:

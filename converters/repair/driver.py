@@ -9,7 +9,9 @@ this driver verifies, rewrites, checks the outputs and never keeps a file worse 
 2. if they moved too much, the guarded rules (those that change the arithmetic on purpose, such as one
    bias for a shared int8 layer) are kept only in the groups where they fit;
 3. if the outputs still moved too much, each merged group is tried alone to name the merge that costs
-   the accuracy, and no file is written (`force=True` writes it anyway).
+   the accuracy (the culprits); those copies are then rewritten by the next rule that applies to them, or
+   else left as they are, and the other merges kept when the outputs stay within tolerance;
+4. when nothing within tolerance remains, no file is written (`force=True` writes it anyway).
 
 When the check cannot run (a custom op the runtime lacks, dynamic
 shapes it cannot guess without `input_shapes`), a repair that merged nothing, or whose every merge
@@ -23,7 +25,7 @@ import gc
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -197,14 +199,18 @@ class _Session:
     folder, and is compared with the source's outputs (computed once)."""
 
     def __init__(self, fmt: str, source: Source, found: Analysis, target: str | None, layout: str,
-                 samples: int, shapes: Shapes | None, work: str) -> None:
+                 samples: int, shapes: Shapes | None, work: str, avoid: frozenset[str] = frozenset()) -> None:
+        self.avoid = avoid
         self.fmt, self.source, self.found, self.target = fmt, source, found, target
         self.layout, self.samples, self.shapes, self.work = layout, samples, shapes, work
         self.count = 0
         self._reference: tuple[Outputs, Feeds] | None = None
         self._parsed_used = False
 
-    def attempt(self, held: frozenset[int] = frozenset()) -> _Candidate:
+    def attempt(self, held: frozenset[int] = frozenset(),
+                banned: frozenset[tuple[str, int]] = frozenset()) -> _Candidate:
+        """Rewrite with the groups in `held` left alone and each (rule, group) in `banned` passed over for
+        the next rule that applies to those copies."""
         self.count += 1
         folder = os.path.join(self.work, f"attempt{self.count}")
         os.makedirs(folder)
@@ -212,7 +218,7 @@ class _Session:
         path = os.path.join(folder, name)
 
         def allow(rule: str, group: int) -> bool:
-            return group not in held
+            return group not in held and (rule, group) not in banned and rule not in self.avoid
 
         groups = self.found.groups
         if self.fmt == "tflite":
@@ -285,6 +291,7 @@ def repair(
     min_elements: int = 16,
     force: bool = False,
     input_shapes: Shapes | None = None,
+    avoid: Collection[str] = (),
 ) -> RepairReport:
     """Rewrite `source` so that each group of duplicate weights is stored once, and write `out`.
 
@@ -297,6 +304,8 @@ def repair(
         check: run the before/after numerics comparison.
         force: keep the result even when its numerics check failed or could not run.
         input_shapes: the shape to feed each input with dynamic dimensions, by input name (others: 1).
+        avoid: rules passed over everywhere for the next rule that applies to the same copies (an export
+            that judges against Keras tries the alternatives this way).
 
     Returns:
         A RepairReport: what was merged, what could not be and why, the bytes before and after, the
@@ -315,7 +324,7 @@ def repair(
     base = os.path.dirname(os.path.abspath(target)) if target else None
     work = tempfile.mkdtemp(prefix=".edgeshare-repair-", dir=base)
     try:
-        session = _Session(fmt, source, found, target, layout, samples, input_shapes, work)
+        session = _Session(fmt, source, found, target, layout, samples, input_shapes, work, frozenset(avoid))
         final, notes, culprits, unavailable, rejected = _repair_within_tolerance(session, check)
         # Unmap the source before mapping the output: peak memory stays one file, not two.
         found.close()
@@ -412,6 +421,9 @@ def _repair_within_tolerance(s: _Session, check: bool) -> tuple[_Candidate, list
         for c in culprits:
             notes.append(f"merging {', '.join(c.merged)} into {c.kept} ({', '.join(c.rules)}, group {c.group}) alone "
                          f"moves the outputs: cosine {c.cosine_similarity:.6f}, max |diff| {c.max_abs_diff:.3g}")
+        kept = _without_culprits(s, cand, culprits, guarded, notes)
+        if kept is not None:
+            return kept, notes, culprits, None, False
     elif n is not None and not merged:
         notes.append(f"nothing was merged, yet the rewritten model's outputs moved ({n.criterion}: "
                      f"cosine {n.cosine_similarity:.6f})")
@@ -420,6 +432,26 @@ def _repair_within_tolerance(s: _Session, check: bool) -> tuple[_Candidate, list
                      f"(cosine {n.cosine_similarity:.6f})")
     notes.append("the repaired model failed its numerics check: no file written (--force writes it)")
     return cand, notes, culprits, None, True
+
+
+def _without_culprits(s: _Session, cand: _Candidate, culprits: list[Culprit], guarded: frozenset[int],
+                      notes: list[str]) -> _Candidate | None:
+    """A result within tolerance without the culprits' merges, or None: first the next rule for the same
+    copies (another rewrite of them), then the culprit groups left as they are. A result that merges
+    nothing is no result (the input is the better file)."""
+    held_guarded = frozenset(m.group for m in cand.plan.skipped if m.group in guarded)
+    banned = frozenset((rule, c.group) for c in culprits for rule in c.rules)
+    groups = sorted({c.group for c in culprits})
+    other = s.attempt(held_guarded, banned)
+    if other.plan.merged and s.check(other).passed:
+        notes.append(f"group(s) {groups} merged with the next rule instead of {sorted({r for r, _ in banned})}; "
+                     "the outputs stay within tolerance")
+        return other
+    rest = s.attempt(held_guarded | frozenset(groups))
+    if rest.plan.merged and s.check(rest).passed:
+        notes.append(f"group(s) {groups} left as they are; the other merges stay within tolerance")
+        return rest
+    return None
 
 
 def _move_into_place(path: str, target: str) -> str:

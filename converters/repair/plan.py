@@ -120,12 +120,19 @@ def no_rule(copy: Copy) -> str:
     return f"no repair rule merges a {copy.relation} {m.dtype} copy into a {k.dtype} kept copy"
 
 
-def first_rule(rules: list[CopyRule[G]], copy: Copy, graph: G) -> tuple[CopyRule[G] | None, str | None]:
-    """The rule for `copy` and its obstacle (None: it can merge the copy)."""
+def first_rule(rules: list[CopyRule[G]], copy: Copy, graph: G,
+               allow: Allow = allow_all) -> tuple[CopyRule[G] | None, str | None]:
+    """The rule for `copy` and its obstacle (None: it can merge the copy). A rule `allow` holds back in the
+    copy's group is passed over for the next one that applies (an alternative rewrite of the same copy);
+    when none is left, the copy is held back."""
+    held = False
     for rule in rules:
         if rule.applies(copy, graph):
+            if not allow(rule.name, copy.group):
+                held = True
+                continue
             return rule, rule.obstacle(copy, graph)
-    return None, no_rule(copy)
+    return None, HELD_BACK if held else no_rule(copy)
 
 
 Outcome = list[tuple[Copy, Any, "str | None"]]  # (copy, its rule or None, the obstacle or None)
@@ -134,6 +141,7 @@ Outcome = list[tuple[Copy, Any, "str | None"]]  # (copy, its rule or None, the o
 def choose_kept(
     group: Group, gi: int, rules: list[Any], graph: Any, rank: Callable[[StoredWeight, Outcome], tuple[Any, ...]],
     eligible: Callable[[StoredWeight], bool] = lambda _w: True, unrelated: str = "chained",
+    allow: Allow = allow_all,
 ) -> tuple[StoredWeight, Outcome] | None:
     """The copy to keep: for each eligible candidate, the rule and obstacle of every other copy; the
     candidate with the smallest `rank(candidate, outcome)` wins. `unrelated` is the relation given to a
@@ -150,7 +158,7 @@ def choose_kept(
                 continue
             r = relate(prepared[id(k)], prepared[id(w)], full=False)
             c = Copy(gi, k, w, r.relation if r else unrelated, r.perm if r else None)
-            outcome.append((c, *first_rule(rules, c, graph)))
+            outcome.append((c, *first_rule(rules, c, graph, allow)))
         key = rank(k, outcome)
         if best is None or key < best[0]:
             best = (key, k, outcome)

@@ -25,15 +25,16 @@ class Criterion:
     top1: float  # top-1 agreement with Keras on outputs with a class axis
 
 
-# Top-1 over near-tied logits flips under int8 even when the outputs are close: measured with `make export`,
-# the reference LMs' int8 files agree on 0.79-0.87 of the positions at a worst per-sample cosine of 0.993-0.997
-# (multilingual_lm_tiny, tied_lm, mobilellm_tiny; dynamic: 0.99 and above). A wrong model (a shuffled or
-# reversed class order) agrees on about 1/classes of them.
+# Top-1 agreement counts a position where the artifact picks another class whose Keras score is within
+# TIE x (that position's spread of Keras scores) of the best: a tie the precision cannot resolve (random-init
+# and briefly trained LMs have many). A wrong model (a shuffled or reversed class order) picks classes far
+# from the best and agrees on about 1/classes of the positions. `top1_exact` reports the plain agreement.
+TIE = {"none": 1e-3, "fp16": 0.01, "dynamic": 0.05, "int8": 0.1}
 CRITERIA = {
     "none": Criterion(None, 0.99),
-    "fp16": Criterion(0.999, 0.98),
-    "dynamic": Criterion(0.99, 0.9),
-    "int8": Criterion(0.98, 0.7),
+    "fp16": Criterion(0.999, 0.99),
+    "dynamic": Criterion(0.99, 0.95),
+    "int8": Criterion(0.98, 0.9),
 }
 
 
@@ -45,7 +46,8 @@ class OutputNumerics:
     cosine: float  # over the whole batch, for reference only
     worst_sample_cosine: float
     worst_sample: int
-    top1_agreement: float | None  # None: the output has no class axis
+    top1_agreement: float | None  # None: the output has no class axis; ties within TIE count as agreement
+    top1_exact: float | None  # the plain argmax agreement
     passed: bool
     criterion: str
 
@@ -123,9 +125,13 @@ def compare_output(name: str, reference: np.ndarray, actual: np.ndarray, mode: s
     per_sample = [cosine(rs[i], as_[i]) for i in range(n)]
     worst = int(np.argmin(per_sample)) if per_sample else 0
     max_err = float(np.max(np.abs(r - a))) if r.size else 0.0
-    top1 = None
+    top1 = top1_exact = None
     if classes and r.ndim >= 2 and r.shape[-1] >= 2:
-        top1 = float(np.mean(np.argmax(r, axis=-1) == np.argmax(a, axis=-1)))
+        picked = np.argmax(a, axis=-1)[..., None]
+        best, chosen = np.max(r, axis=-1), np.take_along_axis(r, picked, axis=-1)[..., 0]
+        tied = best - chosen <= TIE[mode] * np.std(r, axis=-1)
+        top1 = float(np.mean(tied))
+        top1_exact = float(np.mean(np.argmax(r, axis=-1) == picked[..., 0]))
     crit = CRITERIA[mode]
     parts = []
     if crit.cosine is None:
@@ -137,9 +143,9 @@ def compare_output(name: str, reference: np.ndarray, actual: np.ndarray, mode: s
         parts.append(f"worst sample cosine >= {crit.cosine}")
     if top1 is not None:
         ok = ok and top1 >= crit.top1
-        parts.append(f"top-1 agreement >= {crit.top1}")
-    return OutputNumerics(name, n, max_err, cosine(r, a), per_sample[worst] if per_sample else 1.0, worst, top1, ok,
-                          " and ".join(parts))
+        parts.append(f"top-1 agreement >= {crit.top1} (ties within {TIE[mode]} std count)")
+    return OutputNumerics(name, n, max_err, cosine(r, a), per_sample[worst] if per_sample else 1.0, worst, top1,
+                          top1_exact, ok, " and ".join(parts))
 
 
 def constant_outputs(reference: Mapping[str, np.ndarray]) -> list[str]:

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out = args.out or tempfile.mkdtemp(prefix="hub-measure-")
     print(f"{'model':13} {'format':6} {'mode':8} {'weights':>9} {'floor':>9} {'ratio':>6} {'/keras':>6} {'pairs':>5} "
-          f"{'worst cos':>9} {'top-1':>6} {'passed':>6} {'seconds':>7}")
+          f"{'worst cos':>9} {'top-1':>6} {'exact':>6} {'passed':>6} {'seconds':>7}")
     for name in args.models:
         model = BUILDERS[name]()
         for fmt, mode in [*EXPORTS, ("onnx", "int8")]:
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
             pairs = len(find_pairs(read(rep.artifact)))
             n = rep.numerics
             top1 = "-" if n.top1_agreement is None else f"{n.top1_agreement:.3f}"
+            exact = [o.top1_exact for o in n.outputs if o.top1_exact is not None]
+            top1 += "  " + (f"{min(exact):.3f}" if exact else "    -")
             print(f"{name:13} {fmt:6} {mode:8} {rep.weight_bytes:9,} {rep.floor_bytes:9,} {rep.ratio:6.3f} "
                   f"{rep.weight_bytes / keras_bytes:6.3f} {pairs:5} {n.cosine_similarity:9.5f} {top1:>6} "
                   f"{n.passed!s:>6} {seconds:7.1f}",

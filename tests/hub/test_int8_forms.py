@@ -62,10 +62,23 @@ def test_table_extremes_are_added_to_int8_calibration():
     assert np.all(out["token_ids"][3:, 1:] == 0) and np.all(out["padding_mask"] == 1)
 
 
-def test_without_the_extremes_the_tied_llama_table_is_clipped_and_stored_twice(tmp_path, monkeypatch):
-    """(With the extremes the same export stores the table once: test_hub_models.py, llama_tied-tflite-int8.)"""
+def _converter_tables(model, path: str):
+    """The converter's own int8 file (no repair): the independent finder's pair of the tied table's two copies."""
+    from edgeshare.converters import export_tflite
+    from tests.hub.builders import sample_inputs
+
+    export_tflite(model, path, "int8", calibration=sample_inputs(model, 32), repair=False)
+    pairs = find_pairs(read(path))
+    assert len(pairs) == 1  # the GATHER table and the FULLY_CONNECTED head: one weight stored twice
+    return pairs[0]
+
+
+def test_without_the_extremes_the_tied_llama_table_is_clipped(tmp_path, monkeypatch):
+    """The converter quantizes a GATHER table over the rows the calibration looked up: without the two extra
+    samples the unseen extremes are clipped (elements outside the step of the head's copy); with them the
+    table covers its whole range."""
     model = llama(True)
+    full = _converter_tables(model, str(tmp_path / "full.tflite"))
     monkeypatch.setattr(prepare, "with_table_extremes", lambda m, names, cal: cal)
-    clipped = export_one(model, "llama_clipped", "tflite", "int8", str(tmp_path))
-    pairs = find_pairs(read(clipped.artifact))  # the independent finder sees the two tables as one weight
-    assert len(pairs) == 1 and pairs[0].outside >= 1  # ... with the clipped elements outside the step
+    clipped = _converter_tables(model, str(tmp_path / "clipped.tflite"))
+    assert full.outside == 0 and clipped.outside >= 1

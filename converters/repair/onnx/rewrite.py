@@ -17,7 +17,7 @@ from ...formats.onnx_file import OnnxFile, read_onnx
 from ...formats.source import Source, open_source
 from ...formats.weights import StoredWeight
 from ...verify.matching import Group, find_groups
-from ..plan import HELD_BACK, Allow, MergedCopy, Outcome, Plan, SkippedCopy, allow_all, choose_kept
+from ..plan import Allow, MergedCopy, Outcome, Plan, SkippedCopy, allow_all, choose_kept
 from .graph import Graph
 from .rules import COPY_RULES
 
@@ -46,7 +46,7 @@ def plan_and_rewrite(f: OnnxFile, groups: list[Group], allow: Allow = allow_all)
     plan = Plan()
     for gi, group in enumerate(groups):
         members = [x.weight for x in group.members]
-        chosen = choose_kept(group, gi, COPY_RULES, m, _rank(m, members))
+        chosen = choose_kept(group, gi, COPY_RULES, m, _rank(m, members), allow=allow)
         if chosen is None:
             continue
         kept, outcome = chosen
@@ -54,8 +54,6 @@ def plan_and_rewrite(f: OnnxFile, groups: list[Group], allow: Allow = allow_all)
         for c, rule, why in outcome:
             if why is not None or rule is None:
                 plan.skipped.append(SkippedCopy(gi, c.member.name, c.member.nbytes, why or "no rule"))
-            elif not allow(rule.name, gi):
-                plan.skipped.append(SkippedCopy(gi, c.member.name, c.member.nbytes, HELD_BACK))
             elif (hidden := _visibility(m, c)) is not None:
                 plan.skipped.append(SkippedCopy(gi, c.member.name, c.member.nbytes, hidden))
             else:

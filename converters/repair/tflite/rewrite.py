@@ -62,12 +62,12 @@ def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group], allow: Allow = allow_
                                            members[0].key, w.key) for w in members[1:]]
             continue
         chosen = choose_kept(group, gi, COPY_RULES, g, _rank(g, group, members),
-                             eligible=lambda w: g.first_tensor(w) is not None, unrelated="requantized")
+                             eligible=lambda w: g.first_tensor(w) is not None, unrelated="requantized", allow=allow)
         if chosen is None:
             continue
         kept, outcome = chosen
         plan.kept[gi] = kept.key
-        todo = [(c, rule) for c, rule, why in outcome if why is None and rule is not None and allow(rule.name, gi)]
+        todo = [(c, rule) for c, rule, why in outcome if why is None and rule is not None]
         if todo:
             for kr in KEPT_RULES:
                 if kr.applies(kept, group, g):
@@ -76,8 +76,6 @@ def plan_and_rewrite(tfl: TFLiteFile, groups: list[Group], allow: Allow = allow_
         for c, rule, why in outcome:
             if why is not None or rule is None:
                 plan.skipped.append(SkippedCopy(gi, c.member.name, c.member.nbytes, why or "no rule"))
-            elif not allow(rule.name, gi):
-                plan.skipped.append(SkippedCopy(gi, c.member.name, c.member.nbytes, HELD_BACK))
             else:
                 plan.merged.append(MergedCopy(gi, c.relation, kept.name, c.member.name, c.member.nbytes,
                                               rule.apply(c, g), rule.name, kept.key, c.member.key))
