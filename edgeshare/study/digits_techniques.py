@@ -1,0 +1,158 @@
+"""The image techniques: matched digits classifiers that differ only in how their layers share weights.
+
+Every CNN has the same skeleton: a 3x3 stem conv to `channels`, `body_layers` residual 3x3 layers
+(x + relu(layer(x))) at `channels` wide, global average pooling and a Dense(10) head. Only the body layer
+changes:
+
+| technique | body layer | what is shared |
+|---|---|---|
+| `cnn` | `Conv2D` | nothing (the baseline) |
+| `bank_hard` | `BankConv2D(mixing="hard")` over a 2-template `FilterBank` | layers use templates 0, 1, 0, 1, ...: each template is the kernel of half the layers |
+| `bank_soft` | `BankConv2D(mixing="soft")` over a 3-template `FilterBank` | every layer mixes the same 3 templates with its own coefficients (Savarese & Maire 2019); exported with `bank_export="runtime"` so the bank is stored once |
+| `grouped` | `Conv2D(groups=4)` | each filter sees 1/4 of the channels (within-layer sharing of structure) |
+| `grouped_shuffle` | `Conv2D(groups=4)` then `ChannelShuffle(4)` | as grouped, with the channels shuffled across groups |
+| `shuffle_unit` | `ShuffleUnit(groups=4)` | a ShuffleNet unit (grouped 1x1, shuffle, depthwise 3x3, grouped 1x1; its own residual) |
+| `cp` | `CPConv2D(rank)` with one `CPFactors` | the channel factors, across all body layers |
+| `tucker` | `TuckerConv2D(ranks)` with one `TuckerFactors` | the channel factors, across all body layers |
+
+The recurrent pair reads each image as 8 rows of 8 pixels: `rnn` is `rnn_layers` stacked GRUs,
+`rnn_shared` a `SharedStackedRNN(share="above_first")` whose layers above the first run one cell; both
+unrolled so that they export in every mode. `multitask` is one CNN encoder (the `cnn` trunk) with three
+heads (the digit, its parity, digit > 4); `separate_tasks` is three `cnn` models, one per task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgeshare.study.config import DigitsSize
+
+TASKS = ("digit", "parity", "above4")
+CLASSES = {"digit": 10, "parity": 2, "above4": 2}
+BN_MOMENTUM = 0.9  # short runs on 1437 images: 0.99 leaves the moving statistics behind the weights
+
+
+def labels(y: Any) -> dict[str, Any]:
+    """The three tasks' labels from the digit labels."""
+    return {"digit": y, "parity": y % 2, "above4": (y > 4).astype(y.dtype)}
+
+
+def _body(technique: str, size: DigitsSize) -> Any:
+    """A function x -> x' applying the technique's body layers (the shared objects live in its closure)."""
+    import keras
+
+    from edgeshare.layers import (
+        BankConv2D, ChannelShuffle, CPConv2D, CPFactors, FilterBank, ShuffleUnit, TuckerConv2D, TuckerFactors,
+    )
+
+    c, n = size.channels, size.body_layers
+    make: Any
+    if technique in ("cnn", "multitask", "separate_tasks"):
+        def make(i: int) -> Any:
+            return keras.layers.Conv2D(c, 3, padding="same", activation="relu", name=f"conv{i}")
+    elif technique == "bank_hard":
+        hard = FilterBank(2, 3, c, name="hard_bank")
+
+        def make(i: int) -> Any:
+            return BankConv2D(hard, mixing="hard", template=i % 2, activation="relu", name=f"hard{i}")
+    elif technique == "bank_soft":
+        soft = FilterBank(3, 3, c, name="soft_bank")
+
+        def make(i: int) -> Any:
+            return BankConv2D(soft, mixing="soft", activation="relu", name=f"soft{i}")
+    elif technique == "grouped":
+        def make(i: int) -> Any:
+            return keras.layers.Conv2D(c, 3, padding="same", groups=size.groups, activation="relu", name=f"gconv{i}")
+    elif technique == "grouped_shuffle":
+        def make(i: int) -> Any:
+            return keras.Sequential([
+                keras.layers.Conv2D(c, 3, padding="same", groups=size.groups, activation="relu", name=f"gconv{i}"),
+                ChannelShuffle(size.groups, name=f"shuffle{i}"),
+            ], name=f"gshuffle{i}")
+    elif technique == "shuffle_unit":
+        units = [ShuffleUnit(c, groups=size.groups, bn_momentum=BN_MOMENTUM, name=f"unit{i}") for i in range(n)]
+
+        def body(x: Any) -> Any:
+            for u in units:
+                x = u(x)  # the unit has its own residual
+            return x
+
+        return body
+    elif technique == "cp":
+        cp = CPFactors(c, c, size.cp_rank, name="cp_factors")
+
+        def make(i: int) -> Any:
+            return CPConv2D(c, 3, size.cp_rank, factors=cp, activation="relu", name=f"cp{i}")
+    elif technique == "tucker":
+        tucker = TuckerFactors(c, c, size.tucker_ranks, name="tucker_factors")
+
+        def make(i: int) -> Any:
+            return TuckerConv2D(c, 3, size.tucker_ranks, factors=tucker, activation="relu", name=f"tucker{i}")
+    else:
+        raise ValueError(f"not a CNN technique. Received: technique={technique!r}")
+    layers = [make(i) for i in range(n)]
+
+    def residual(x: Any) -> Any:
+        for i, layer in enumerate(layers):
+            x = keras.layers.Add(name=f"residual{i}")([x, layer(x)])
+        return x
+
+    return residual
+
+
+def _trunk(technique: str, size: DigitsSize, image: Any) -> Any:
+    """Stem, body and pooling: (batch, 8, 8, 1) -> (batch, channels)."""
+    import keras
+
+    x = keras.layers.Conv2D(size.channels, 3, padding="same", activation="relu", name="stem")(image)
+    x = _body(technique, size)(x)
+    return keras.layers.GlobalAveragePooling2D(name="pool")(x)
+
+
+def _rnn(technique: str, size: DigitsSize, image: Any) -> Any:
+    import keras
+
+    from edgeshare.layers import SharedStackedRNN
+
+    rows = keras.layers.Reshape((8, 8), name="rows")(image)  # (batch, 8 steps, 8 features)
+    if technique == "rnn_shared":
+        return SharedStackedRNN(size.rnn_units, size.rnn_layers, cell="gru", share="above_first", unroll=True,
+                                name="rnn")(rows)
+    x = rows
+    for i in range(size.rnn_layers):
+        x = keras.layers.GRU(size.rnn_units, return_sequences=i < size.rnn_layers - 1, unroll=True,
+                             name=f"gru{i}")(x)
+    return x
+
+
+def build(technique: str, size: DigitsSize) -> dict[str, Any]:
+    """The technique's model(s): {"digit": model}, one model per task for `separate_tasks`, or
+    {"tasks": model} (dict outputs by task) for `multitask`."""
+    import keras
+
+    from edgeshare.layers import MultiTaskModel
+
+    def image() -> Any:
+        return keras.Input((8, 8, 1), name="image")
+
+    if technique == "separate_tasks":
+        out = {}
+        for task in TASKS:
+            x = image()
+            logits = keras.layers.Dense(CLASSES[task], name=task)(_trunk("cnn", size, x))
+            out[task] = keras.Model(x, logits, name=f"digits_{task}_only")
+        return out
+    if technique == "multitask":
+        enc_in = image()
+        encoder = keras.Model(enc_in, _trunk("cnn", size, enc_in), name="encoder")
+        heads = {t: keras.layers.Dense(CLASSES[t], name=t) for t in TASKS}
+        x = image()
+        return {"tasks": keras.Model(x, MultiTaskModel(encoder, heads, name="tasks")(x), name="digits_multitask")}
+    x = image()
+    features = _rnn(technique, size, x) if technique in ("rnn", "rnn_shared") else _trunk(technique, size, x)
+    return {"digit": keras.Model(x, keras.layers.Dense(10, name="classifier")(features), name=f"digits_{technique}")}
+
+
+def export_options(technique: str) -> dict[str, Any]:
+    """Options for edgeshare's export_tflite: the soft bank is stored once (`bank_export="runtime"`)."""
+    return {"bank_export": "runtime"} if technique == "bank_soft" else {}
