@@ -10,7 +10,6 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-
 # The `edgeshare` console script's entry point, run with this interpreter (edgeshare.cli has no __main__).
 CLI = "import sys; from edgeshare.cli import main; sys.exit(main(sys.argv[1:]))"
 

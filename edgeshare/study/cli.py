@@ -91,7 +91,7 @@ def run_study(config: Any, out_dir: Path, figures: Path, backend: str, corpus: s
               resume: bool = False) -> dict[str, Any]:
     """Run everything; returns the JSON document (rows, analyses, timing)."""
     from edgeshare.study.analysis import analyse
-    from edgeshare.study.pipeline import run, rows_to_json
+    from edgeshare.study.pipeline import rows_to_json, run
 
     wall, cpu = time.perf_counter(), cpu_seconds()
 

@@ -121,7 +121,9 @@ class Split:
 def split(data: bytes, block: int = BLOCK, test_every: int = TEST_EVERY) -> Split:
     """The fixed interleaved split: block i of `block` bytes is test when i % test_every == test_every - 1."""
     if block < 1 or test_every < 2:
-        raise ValueError(f"`block` must be >= 1 and `test_every` >= 2. Received: block={block}, test_every={test_every}")
+        raise ValueError(
+            f"`block` must be >= 1 and `test_every` >= 2. Received: block={block}, test_every={test_every}"
+        )
     arr = np.frombuffer(data, dtype=np.uint8)
     blocks = np.arange(len(arr)) // block
     is_test = blocks % test_every == test_every - 1

@@ -4,16 +4,19 @@ Every CNN has the same skeleton: a 3x3 stem conv to `channels`, `body_layers` re
 (x + relu(layer(x))) at `channels` wide, global average pooling and a Dense(10) head. Only the body layer
 changes:
 
-| technique | body layer | what is shared |
-|---|---|---|
-| `cnn` | `Conv2D` | nothing (the baseline) |
-| `bank_hard` | `BankConv2D(mixing="hard")` over a 2-template `FilterBank` | layers use templates 0, 1, 0, 1, ...: each template is the kernel of half the layers |
-| `bank_soft` | `BankConv2D(mixing="soft")` over a 3-template `FilterBank` | every layer mixes the same 3 templates with its own coefficients (Savarese & Maire 2019); exported with `bank_export="runtime"` so the bank is stored once |
-| `grouped` | `Conv2D(groups=4)` | each filter sees 1/4 of the channels (within-layer sharing of structure) |
-| `grouped_shuffle` | `Conv2D(groups=4)` then `ChannelShuffle(4)` | as grouped, with the channels shuffled across groups |
-| `shuffle_unit` | `ShuffleUnit(groups=4)` | a ShuffleNet unit (grouped 1x1, shuffle, depthwise 3x3, grouped 1x1; its own residual) |
-| `cp` | `CPConv2D(rank)` with one `CPFactors` | the channel factors, across all body layers |
-| `tucker` | `TuckerConv2D(ranks)` with one `TuckerFactors` | the channel factors, across all body layers |
+- `cnn`: `Conv2D`; nothing shared (the baseline).
+- `bank_hard`: `BankConv2D(mixing="hard")` over a 2-template `FilterBank`; layers use templates
+  0, 1, 0, 1, ...: each template is the kernel of half the layers.
+- `bank_soft`: `BankConv2D(mixing="soft")` over a 3-template `FilterBank`; every layer mixes the same 3
+  templates with its own coefficients (Savarese & Maire 2019); exported with `bank_export="runtime"` so
+  that the bank is stored once.
+- `grouped`: `Conv2D(groups=4)`; each filter sees 1/4 of the channels.
+- `grouped_shuffle`: `Conv2D(groups=4)` then `ChannelShuffle(4)`; as grouped, with the channels shuffled
+  across groups (the same parameters).
+- `shuffle_unit`: `ShuffleUnit(groups=4)`, a ShuffleNet unit (grouped 1x1, shuffle, depthwise 3x3,
+  grouped 1x1, its own residual).
+- `cp` / `tucker`: `CPConv2D(rank)` with one `CPFactors` / `TuckerConv2D(ranks)` with one
+  `TuckerFactors`; the channel factors are shared by all body layers.
 
 The recurrent pair reads each image as 8 rows of 8 pixels: `rnn` is `rnn_layers` stacked GRUs,
 `rnn_shared` a `SharedStackedRNN(share="above_first")` whose layers above the first run one cell; both
@@ -42,7 +45,14 @@ def _body(technique: str, size: DigitsSize) -> Any:
     import keras
 
     from edgeshare.layers import (
-        BankConv2D, ChannelShuffle, CPConv2D, CPFactors, FilterBank, ShuffleUnit, TuckerConv2D, TuckerFactors,
+        BankConv2D,
+        ChannelShuffle,
+        CPConv2D,
+        CPFactors,
+        FilterBank,
+        ShuffleUnit,
+        TuckerConv2D,
+        TuckerFactors,
     )
 
     c, n = size.channels, size.body_layers

@@ -26,7 +26,13 @@ from edgeshare.study.config import StudyConfig
 from edgeshare.study.metrics import accuracy, bits_per_byte
 from edgeshare.study.tflite_eval import match_outputs, run_tflite
 from edgeshare.study.training import (
-    DigitsData, TextData, digits_accuracies, digits_outputs, text_bpb, train_digits, train_text,
+    DigitsData,
+    TextData,
+    digits_accuracies,
+    digits_outputs,
+    text_bpb,
+    train_digits,
+    train_text,
 )
 
 SCRIPT = "python -m edgeshare.study"

@@ -158,7 +158,8 @@ def verdicts(summaries: list[Summary], source: str) -> list[Verdict]:
         outcome = "held" if cost - spread <= LITTLE * b.mean else "did not hold"
         out.append(Verdict(
             "ALBERT: sharing every layer costs a little for a large saving", outcome,
-            f"{bpb('all')} against {bpb('tied')}: {text['tied'].unique_params / max(1, text['all'].unique_params):.1f}x "
+            f"{bpb('all')} against {bpb('tied')}: "
+            f"{text['tied'].unique_params / max(1, text['all'].unique_params):.1f}x "
             f"fewer unique params for {cost:+.3f} bpb ({100 * cost / b.mean:+.1f}%; seed spread {spread:.3f}); "
             f"'a little' means within {100 * LITTLE:.0f}% ({source})"))
     else:

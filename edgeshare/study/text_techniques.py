@@ -14,7 +14,7 @@ an output layer over the 256 bytes. Only what is shared changes:
 | `sequence` | tied | [0, 0, 1, 1, 2, 2]: also MobileLLM's adjacent repeat (the same assignment) | unique |
 | `cycle` | tied | [0, 1, 2, 0, 1, 2] (Takase & Kiyono 2021) | unique |
 | `cycle_rev` | tied | [0, 1, 2, 2, 1, 0] (Takase & Kiyono 2021) | unique |
-| `universal` | tied, scaled by sqrt(dim) | `UniversalTransformer(depth)`: one block, position + timestep signals, no ACT | 1 |
+| `universal` | tied, x sqrt(dim) | `UniversalTransformer(depth)`: one block + position/timestep signals, no ACT | 1 |
 | `shared_attention` | tied | one attention for every depth, own FFNs and norms (ALBERT ablation) | - |
 | `shared_ffn` | tied | one FFN for every depth, own attentions and norms (ALBERT ablation) | - |
 | `repeat_loop` | tied | `Repeat(TransformerBlock, depth, mode="loop")`: `all` as a TFLite WHILE loop | 1 |
