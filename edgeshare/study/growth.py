@@ -46,18 +46,25 @@ def _interpreter(path: str) -> Any:
 
 
 def _marked(interp: Any, pattern: re.Pattern[str]) -> list[tuple[int, str]]:
-    """(tensor index, name) of the marked tensors, in the order the ops that write them run; WHILE outputs
-    count as marked."""
+    """(tensor index, key) of the marked tensors, in the order the ops that write them run. A tensor's key
+    is its name; the non-scalar outputs of the k-th WHILE op are keyed `WHILE <k> output <j>`, since the
+    converter names them differently in float and int8 files."""
     out: list[tuple[int, str]] = []
     seen: set[int] = set()
+    loops = 0
     for op in interp._get_ops_details():
-        for t in op["outputs"]:
+        is_loop = op["op_name"] == "WHILE"
+        for j, t in enumerate(op["outputs"]):
             if t < 0 or t in seen:
                 continue
-            name = interp._get_tensor_details(t, 0)["name"]
-            if pattern.search(name) or op["op_name"] == "WHILE":
+            detail = interp._get_tensor_details(t, 0)
+            if is_loop and len(detail["shape"]) > 0:
                 seen.add(t)
-                out.append((t, name))
+                out.append((t, f"WHILE {loops} output {j}"))
+            elif not is_loop and pattern.search(detail["name"]):
+                seen.add(t)
+                out.append((t, detail["name"]))
+        loops += int(is_loop)
     return out
 
 
@@ -67,7 +74,7 @@ def use_errors(f32_path: str | os.PathLike[str], int8_path: str | os.PathLike[st
     f32 = _interpreter(os.fspath(f32_path))
     q8 = _interpreter(os.fspath(int8_path))
     marked = _marked(f32, pattern)
-    q_index = {d["name"]: d["index"] for d in q8.get_tensor_details()}
+    q_index = {key: t for t, key in _marked(q8, re.compile("."))}  # every tensor of the int8 file, by key
     pairs = [(t, q_index[name], name) for t, name in marked if name in q_index]
     if not pairs:
         raise ValueError(

@@ -276,6 +276,13 @@ def load_trained(trained: Trained) -> Trained:
                    trained.train_seconds, trained.backend)
 
 
+def _same_sizes(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether a journaled row was made with the same model and training sizes (the technique lists and
+    the other options may differ: a row of a text-only run serves a run of both tasks)."""
+    keys = ("digits", "text", "quick")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
 def jobs_of(config: StudyConfig) -> list[tuple[str, str, int]]:
     return ([("digits", t, s) for t in config.digits_techniques for s in config.seeds]
             + [("text", t, s) for t in config.text_techniques for s in config.seeds])
@@ -298,7 +305,7 @@ def run(config: StudyConfig, out_dir: Path, backend: str = "tensorflow", corpus_
     if resume and journal.exists():
         for line in journal.read_text().splitlines():
             d = json.loads(line)
-            if d.pop("config") == asdict(config) and d["backend_requested"] == backend:
+            if _same_sizes(d.pop("config"), asdict(config)) and d["backend_requested"] == backend:
                 d.pop("backend_requested")
                 done[(d["task"], d["technique"], d["seed"])] = Row(**d)
         log(f"resuming: {len(done)} row(s) from {journal}")

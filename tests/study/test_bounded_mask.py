@@ -63,5 +63,5 @@ def test_bounded_mask_leaves_float_outputs_unchanged_and_restores_keras(causal_b
 
 
 def test_bounded_mask_must_be_negative():
-    with pytest.raises(ValueError, match="must be negative to mask a score. Received: value=0.0"), bounded_mask(0.0):
+    with pytest.raises(ValueError, match=r"must be negative to mask a score\. Received: value=0\.0"), bounded_mask(0.0):
         pass

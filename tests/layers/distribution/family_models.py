@@ -88,7 +88,7 @@ def build(family):
         tasks = L.MultiTaskModel(encoder, heads, shared_heads={"a": proj, "b": proj}, name="tasks")
         model = keras.Model(inp, tasks(inp))
         x = rng.standard_normal((BATCH * 4, 8)).astype("float32")
-        y = {"a": rng.integers(0, 3, (BATCH * 4,)).astype("int32"), "b": rng.integers(0, 3, (BATCH * 4,)).astype("int32")}
+        y = {t: rng.integers(0, 3, (BATCH * 4,)).astype("int32") for t in ("a", "b")}
         return model, x, y, "sparse"
     else:
         raise ValueError(f"unknown family. Received: family={family!r}")
@@ -109,7 +109,10 @@ def train_one_step(family, scope):
         model.compile(optimizer=keras.optimizers.Adam(1e-2),
                       loss={k: loss for k in y} if isinstance(y, dict) else loss)
     before = [np.array(v.numpy() if hasattr(v, "numpy") else v) for v in model.trainable_weights]
-    take = (lambda a: a[:BATCH])
+
+    def take(a):
+        return a[:BATCH]
+
     xb = [take(a) for a in x] if isinstance(x, list) else take(x)
     yb = {k: take(v) for k, v in y.items()} if isinstance(y, dict) else take(y)
     history = model.fit(xb, yb, batch_size=BATCH, epochs=1, verbose=0)
