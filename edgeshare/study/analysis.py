@@ -98,7 +98,8 @@ def analyse(config: StudyConfig, rows: list[Row], out_dir: Path, figures: Path, 
                                           f"{titles[task]}\n(mean ± std over seeds {seeds}; "
                                           f"python -m edgeshare.study{' --quick' if config.quick else ''})")))
     for task in ("text", "digits"):
-        picked = {k.split("/", 1)[1]: v["relative_error"] for k, v in curves.items() if k.startswith(task + "/")}
+        picked = {k.split("/", 1)[1]: v["relative_error"] for k, v in curves.items()
+                  if k.startswith(task + "/") and v["relative_error"]}
         if picked:
             figs.append(str(growth_figure(picked, figures / f"{task}_int8_error_by_use.png",
                                           f"{task}: int8 error after each block application (seed "
