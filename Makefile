@@ -29,7 +29,7 @@ typecheck: install
 	ln -s "$$PWD/converters" $(BUILD)/typecheck/edgeshare/converters
 	ln -s "$$PWD/models" $(BUILD)/typecheck/edgeshare/models
 	cd $(BUILD)/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
-		-p edgeshare.converters -p edgeshare.bench -p edgeshare.cli
+		-p edgeshare.converters -p edgeshare.bench -p edgeshare.cli -p edgeshare.study
 
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -14,10 +14,15 @@ from typing import Any
 from edgeshare.study.config import DigitsSize, StudyConfig, TextSize
 
 
+def _tuples(d: dict[str, Any]) -> dict[str, Any]:
+    """JSON turned the tuples of the configuration into lists: turn them back."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
 def config_from_dict(d: dict[str, Any]) -> StudyConfig:
-    digits = {k: tuple(v) if isinstance(v, list) else v for k, v in d["digits"].items()}
-    rest = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k not in ("digits", "text")}
-    return StudyConfig(**{**rest, "digits": DigitsSize(**digits), "text": TextSize(**d["text"])})
+    """The StudyConfig of `dataclasses.asdict(config)` after a JSON round trip."""
+    rest: dict[str, Any] = _tuples({k: v for k, v in d.items() if k not in ("digits", "text")})
+    return StudyConfig(digits=DigitsSize(**_tuples(d["digits"])), text=TextSize(**_tuples(d["text"])), **rest)
 
 
 def main(argv: list[str]) -> int:

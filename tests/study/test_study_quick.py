@@ -114,3 +114,21 @@ def test_the_markdown_section_is_regenerated_between_its_markers(quick):
     for needle in ("`python -m edgeshare.study --quick`, seeds 0", "| `bank_soft` |", "| `repeat_loop` |",
                    "Published directions", "digits_pareto.png", "bounded mask"):
         assert needle in body, needle
+
+
+def test_jax_backend_trains_on_jax_and_exports_through_tensorflow(tmp_path):
+    pytest.importorskip("jax")
+    out = tmp_path / "rows.json"
+    cmd = [sys.executable, "-m", "edgeshare.study", "--quick", "--backend", "jax", "--techniques", "cnn,all",
+           "--json", str(out), "--out-dir", str(tmp_path / "files")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=REPO,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
+    rows = json.loads(out.read_text())["rows"]
+    assert sorted((r["task"], r["technique"]) for r in rows) == [("digits", "cnn"), ("text", "all")]
+    for r in rows:
+        assert r["backend"] == "jax"
+        assert r["tflite_f32_bytes"] > 0 and r["tflite_int8_bytes"] > 0 and r["p50_ms"] > 0
+        # The float file, exported on TensorFlow from the model trained on JAX, reproduces the JAX metric.
+        tol = 1 / 360 + 1e-9 if r["task"] == "digits" else 1e-3 * r["metric"]
+        assert abs(r["tflite_f32_metric"] - r["metric"]) <= tol, r

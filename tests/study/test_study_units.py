@@ -117,3 +117,13 @@ def test_select_and_the_command_line_refuse_unknown_names(capsys):
         select(FULL, ("audio",), None)
     assert main(["--techniques", "nope"]) == 2
     assert "unknown technique(s)" in capsys.readouterr().err
+
+
+def test_the_jax_worker_rebuilds_the_configuration_from_json():
+    import json
+    from dataclasses import asdict
+
+    from edgeshare.study.worker import config_from_dict
+
+    for config in (FULL, QUICK):
+        assert config_from_dict(json.loads(json.dumps(asdict(config)))) == config
