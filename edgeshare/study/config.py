@@ -26,10 +26,10 @@ class DigitsSize:
     tucker_ranks: tuple[int, int] = (12, 12)
     rnn_units: int = 64
     rnn_layers: int = 4
-    epochs: int = 20
+    epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 2e-3
-    calibration: int = 256  # training images for int8 calibration
+    calibration: int = 128  # training images for int8 calibration
 
 
 @dataclass(frozen=True)
@@ -38,14 +38,14 @@ class TextSize:
     heads: int = 4
     ffn: int = 256
     seq_len: int = 64
-    depth: int = 6
-    unique: int = 3  # unique blocks of the sequence / cycle / cycle_rev stacks (and of half_depth)
+    depth: int = 4
+    unique: int = 2  # unique blocks of the sequence / cycle / cycle_rev stacks (and of half_depth)
     factor_dim: int = 16  # E of the factorized embedding
-    steps: int = 300
+    steps: int = 200
     batch_size: int = 32
     learning_rate: float = 2e-3
-    eval_windows: int = 128  # evenly spaced test windows
-    calibration: int = 64  # training windows for int8 calibration
+    eval_windows: int = 64  # evenly spaced test windows
+    calibration: int = 32  # training windows for int8 calibration
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class StudyConfig:
     digits_techniques: tuple[str, ...] = DIGITS_TECHNIQUES
     text_techniques: tuple[str, ...] = TEXT_TECHNIQUES
     bench_runs: int = 50
-    growth_samples: int = 16  # inputs for the use-by-use int8 error
+    growth_samples: int = 8  # inputs for the use-by-use int8 error
     remedy_steps: int = 150  # fine-tuning steps of the remedy
     quick: bool = False
 

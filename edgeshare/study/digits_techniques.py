@@ -40,7 +40,23 @@ def labels(y: Any) -> dict[str, Any]:
     return {"digit": y, "parity": y % 2, "above4": (y > 4).astype(y.dtype)}
 
 
-def _body(technique: str, size: DigitsSize) -> Any:
+def _split_grouped(i: int, size: DigitsSize) -> Any:
+    """Conv2D(groups=g) written as g convolutions on channel slices and a concatenation: the same function
+    and parameters, trained about 10x faster by TensorFlow on CPU, whose grouped-conv gradient is slow
+    (measured: 12 to 22 s per epoch against 3 s for the plain CNN). `to_native` folds it back."""
+    import keras
+
+    per = size.channels // size.groups
+
+    def apply(x: Any) -> Any:
+        parts = [keras.layers.Conv2D(per, 3, padding="same", activation="relu", name=f"gconv{i}_{j}")(
+            x[..., j * per : (j + 1) * per]) for j in range(size.groups)]  # (b, 8, 8, C/g) each
+        return keras.layers.Concatenate(name=f"gconv{i}_concat")(parts)  # (b, 8, 8, C)
+
+    return apply
+
+
+def _body(technique: str, size: DigitsSize, split_groups: bool = False) -> Any:
     """A function x -> x' applying the technique's body layers (the shared objects live in its closure)."""
     import keras
 
@@ -70,6 +86,13 @@ def _body(technique: str, size: DigitsSize) -> Any:
 
         def make(i: int) -> Any:
             return BankConv2D(soft, mixing="soft", activation="relu", name=f"soft{i}")
+    elif technique in ("grouped", "grouped_shuffle") and split_groups:
+        def make(i: int) -> Any:
+            conv = _split_grouped(i, size)
+            if technique == "grouped":
+                return conv
+            shuffle = ChannelShuffle(size.groups, name=f"shuffle{i}")
+            return lambda x: shuffle(conv(x))
     elif technique == "grouped":
         def make(i: int) -> Any:
             return keras.layers.Conv2D(c, 3, padding="same", groups=size.groups, activation="relu", name=f"gconv{i}")
@@ -110,12 +133,12 @@ def _body(technique: str, size: DigitsSize) -> Any:
     return residual
 
 
-def _trunk(technique: str, size: DigitsSize, image: Any) -> Any:
+def _trunk(technique: str, size: DigitsSize, image: Any, split_groups: bool = False) -> Any:
     """Stem, body and pooling: (batch, 8, 8, 1) -> (batch, channels)."""
     import keras
 
     x = keras.layers.Conv2D(size.channels, 3, padding="same", activation="relu", name="stem")(image)
-    x = _body(technique, size)(x)
+    x = _body(technique, size, split_groups)(x)
     return keras.layers.GlobalAveragePooling2D(name="pool")(x)
 
 
@@ -135,9 +158,10 @@ def _rnn(technique: str, size: DigitsSize, image: Any) -> Any:
     return x
 
 
-def build(technique: str, size: DigitsSize) -> dict[str, Any]:
+def build(technique: str, size: DigitsSize, split_groups: bool = False) -> dict[str, Any]:
     """The technique's model(s): {"digit": model}, one model per task for `separate_tasks`, or
-    {"tasks": model} (dict outputs by task) for `multitask`."""
+    {"tasks": model} (dict outputs by task) for `multitask`. With `split_groups`, grouped convolutions are
+    built as slices, convolutions and a concatenation for training (see `to_native`)."""
     import keras
 
     from edgeshare.layers import MultiTaskModel
@@ -159,8 +183,32 @@ def build(technique: str, size: DigitsSize) -> dict[str, Any]:
         x = image()
         return {"tasks": keras.Model(x, MultiTaskModel(encoder, heads, name="tasks")(x), name="digits_multitask")}
     x = image()
-    features = _rnn(technique, size, x) if technique in ("rnn", "rnn_shared") else _trunk(technique, size, x)
+    features = (_rnn(technique, size, x) if technique in ("rnn", "rnn_shared")
+                else _trunk(technique, size, x, split_groups))
     return {"digit": keras.Model(x, keras.layers.Dense(10, name="classifier")(features), name=f"digits_{technique}")}
+
+
+def to_native(models: dict[str, Any], technique: str, size: DigitsSize) -> dict[str, Any]:
+    """The models with native `Conv2D(groups=g)` layers and the weights of their split-trained twins: the
+    kernel of group j is output channels [j C/g, (j + 1) C/g), so the native (3, 3, C/g, C) kernel is the
+    groups' (3, 3, C/g, C/g) kernels concatenated on the last axis. Other techniques pass through."""
+    if technique not in ("grouped", "grouped_shuffle"):
+        return models
+    import numpy as np
+
+    native = build(technique, size)
+    for key, model in native.items():
+        split = models[key]
+        for layer in model._flatten_layers(include_self=False):
+            if not layer.weights or isinstance(layer, type(model)) or layer.name.startswith("gshuffle"):
+                continue
+            if layer.name.startswith("gconv"):
+                parts = [split.get_layer(f"{layer.name}_{j}").get_weights() for j in range(size.groups)]
+                layer.set_weights([np.concatenate([p[0] for p in parts], axis=-1),
+                                   np.concatenate([p[1] for p in parts], axis=-1)])
+            else:
+                layer.set_weights(split.get_layer(layer.name).get_weights())
+    return native
 
 
 def export_options(technique: str) -> dict[str, Any]:
