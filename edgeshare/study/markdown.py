@@ -25,20 +25,29 @@ DIGITS_SHARED = {
     "separate_tasks": "nothing: 3 models, 1 per task",
     "multitask": "1 encoder for 3 tasks",
 }
-TEXT_SHARED = {
-    "untied": "nothing (baseline)",
-    "tied": "input/output embedding",
-    "factorized": "tied V×E table + E×H projection",
-    "half_depth": "tied; 3 blocks, depth 3",
-    "all": "1 block for 6 depths (ALBERT)",
-    "sequence": "3 blocks [0,0,1,1,2,2] = MobileLLM adjacent",
-    "cycle": "3 blocks [0,1,2,0,1,2]",
-    "cycle_rev": "3 blocks [0,1,2,2,1,0]",
-    "universal": "1 block, 6 steps + step signal",
-    "shared_attention": "1 attention, 6 FFNs",
-    "shared_ffn": "1 FFN, 6 attentions",
-    "repeat_loop": "1 block in a TFLite WHILE loop",
-}
+
+
+def text_shared(depth: int, unique: int) -> dict[str, str]:
+    """What each text technique shares, with the depth and unique-block count of the run."""
+    def assignment(strategy: str) -> str:
+        from edgeshare.layers.transformer.shared_transformer_stack import layer_assignment
+
+        return "[" + ",".join(str(i) for i in layer_assignment(depth, unique, strategy)) + "]"
+
+    return {
+        "untied": "nothing (baseline)",
+        "tied": "input/output embedding",
+        "factorized": "tied V×E table + E×H projection",
+        "half_depth": f"tied; {unique} blocks, depth {unique}",
+        "all": f"1 block for {depth} depths (ALBERT)",
+        "sequence": f"{unique} blocks {assignment('sequence')} = MobileLLM adjacent",
+        "cycle": f"{unique} blocks {assignment('cycle')}",
+        "cycle_rev": f"{unique} blocks {assignment('cycle_rev')}",
+        "universal": f"1 block, {depth} steps + step signal",
+        "shared_attention": f"1 attention, {depth} FFNs",
+        "shared_ffn": f"1 FFN, {depth} attentions",
+        "repeat_loop": "1 block in a TFLite WHILE loop",
+    }
 
 
 def _machine() -> str:
@@ -152,7 +161,8 @@ def section(doc: dict[str, Any], figures: Path, relative_to: Path) -> str:
         "The int8 column is edgeshare's int8 file as exported today. The next column is the same model exported "
         "with a bounded causal mask (see Int8 survival).",
         "",
-        *table(summaries, "text", TEXT_SHARED, extra=(("int8, bounded mask", "int8_bounded_mask_metric"),)),
+        *table(summaries, "text", text_shared(text_cfg["depth"], text_cfg["unique"]),
+               extra=(("int8, bounded mask", "int8_bounded_mask_metric"),)),
         "",
         "### Int8 survival",
         "",

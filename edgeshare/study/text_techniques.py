@@ -11,9 +11,9 @@ an output layer over the 256 bytes. Only what is shared changes:
 | `factorized` | `FactorizedEmbedding(256, factor_dim, dim)`, tied (ALBERT) | `depth` unshared blocks | depth |
 | `half_depth` | tied | `unique` unshared blocks, depth `unique` | unique |
 | `all` | tied | one block at every depth (ALBERT) | 1 |
-| `sequence` | tied | [0, 0, 1, 1, 2, 2]: also MobileLLM's adjacent repeat (the same assignment) | unique |
-| `cycle` | tied | [0, 1, 2, 0, 1, 2] (Takase & Kiyono 2021) | unique |
-| `cycle_rev` | tied | [0, 1, 2, 2, 1, 0] (Takase & Kiyono 2021) | unique |
+| `sequence` | tied | [0, 0, 1, 1] (depth 4, 2 unique): MobileLLM's adjacent repeat is the same assignment | unique |
+| `cycle` | tied | [0, 1, 0, 1] (Takase & Kiyono 2021) | unique |
+| `cycle_rev` | tied | [0, 1, 1, 0] (Takase & Kiyono 2021) | unique |
 | `universal` | tied, x sqrt(dim) | `UniversalTransformer(depth)`: one block + position/timestep signals, no ACT | 1 |
 | `shared_attention` | tied | one attention for every depth, own FFNs and norms (ALBERT ablation) | - |
 | `shared_ffn` | tied | one FFN for every depth, own attentions and norms (ALBERT ablation) | - |

@@ -127,3 +127,23 @@ def test_the_jax_worker_rebuilds_the_configuration_from_json():
 
     for config in (FULL, QUICK):
         assert config_from_dict(json.loads(json.dumps(asdict(config)))) == config
+
+
+@pytest.mark.parametrize("technique", ["grouped", "grouped_shuffle"])
+def test_split_trained_grouped_convs_fold_into_native_grouped_convs(technique):
+    from edgeshare.accounting import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+
+    from edgeshare.study import digits_techniques as dt
+
+    keras.utils.set_random_seed(0)
+    split = dt.build(technique, QUICK.digits, split_groups=True)
+    native = dt.to_native(split, technique, QUICK.digits)
+    grouped = [la for la in native["digit"]._flatten_layers() if isinstance(la, keras.layers.Conv2D) and la.groups > 1]
+    assert len(grouped) == QUICK.digits.body_layers
+    assert native["digit"].count_params() == split["digit"].count_params()
+    x = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(native["digit"].predict(x, verbose=0), split["digit"].predict(x, verbose=0),
+                               atol=1e-5)
