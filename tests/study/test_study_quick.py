@@ -55,8 +55,9 @@ def test_metrics_are_in_range_and_the_float_file_matches_keras(quick):
             assert 0.0 <= r["metric"] <= 1.0 and 0.0 <= r["int8_metric"] <= 1.0
             assert abs(r["tflite_f32_metric"] - r["metric"]) <= 1 / 360 + 1e-9  # at most one test image differs
         else:
-            # Bits per byte of a barely trained byte model: below 8 (uniform) and well above 0.
-            assert 1.0 < r["metric"] < 8.0 and 1.0 < r["int8_metric"] < 8.5
+            # Bits per byte of a byte model trained for 30 steps from N(0, 1) tables: well above 0, finite, and
+            # nowhere near the hundreds of bits of logits gone wrong (the first steps start above 8).
+            assert 1.0 < r["metric"] < 20.0 and 1.0 < r["int8_metric"] < 20.0
             assert math.isclose(r["tflite_f32_metric"], r["metric"], rel_tol=1e-3)
             assert r["int8_bounded_mask_metric"] is not None
 
