@@ -10,11 +10,12 @@ training, its random streams and the float metric differ; the files, the int8 me
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -86,6 +87,13 @@ class Row:
     int8_task_metrics: dict[str, float] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # "<key>_<mode>" -> path (benched)
     bounded_files: dict[str, str] = field(default_factory=dict)  # key -> int8 file with the bounded mask
+
+
+def row_from_json(d: dict[str, Any]) -> Row:
+    """A Row from its JSON form, where a missing number (NaN) was written as null."""
+    floats = {f.name for f in fields(Row) if f.type in ("float", float)}
+    values: dict[str, Any] = {k: float("nan") if v is None and k in floats else v for k, v in d.items()}
+    return Row(**values)
 
 
 def metric_name(task: str) -> str:
@@ -236,13 +244,15 @@ def unrolled_twin(model: Any, config: StudyConfig) -> Any:
 
 
 def add_bench(config: StudyConfig, rows: list[Row]) -> None:
-    """Fill p50_ms and ram_mb (float32 file) and int8_p50_ms, int8_ram_mb from one `edgeshare bench` call.
+    """Fill p50_ms and ram_mb (float32 file) and int8_p50_ms, int8_ram_mb from one `edgeshare bench` call, for
+    the rows that have none yet (a resumed row keeps the numbers it was benched with).
     A technique made of several models (separate_tasks) adds their latencies and RAM: all run per input."""
     from edgeshare.study.bench import bench_files
 
-    paths = [p for r in rows for p in r.files.values()]
+    todo = [r for r in rows if not (math.isfinite(r.p50_ms) and math.isfinite(r.int8_p50_ms))]
+    paths = [p for r in todo for p in r.files.values()]
     bench = bench_files(paths, runs=config.bench_runs)
-    for r in rows:
+    for r in todo:
         for mode, p50_attr, ram_attr in (("none", "p50_ms", "ram_mb"), ("int8", "int8_p50_ms", "int8_ram_mb")):
             got = [bench[os.path.realpath(p)] for k, p in r.files.items() if k.endswith("_" + mode)]
             setattr(r, p50_attr, round(sum(b.p50_ms for b in got), 4))
@@ -309,7 +319,7 @@ def run(config: StudyConfig, out_dir: Path, backend: str = "tensorflow", corpus_
             d = json.loads(line)
             if _same_sizes(d.pop("config"), asdict(config)) and d["backend_requested"] == backend:
                 d.pop("backend_requested")
-                done[(d["task"], d["technique"], d["seed"])] = Row(**d)
+                done[(d["task"], d["technique"], d["seed"])] = row_from_json(d)
         log(f"resuming: {len(done)} row(s) from {journal}")
     elif journal.exists():
         journal.unlink()
