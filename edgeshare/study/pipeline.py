@@ -292,7 +292,8 @@ def _same_sizes(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether a journaled row was made with the same model and training sizes (the technique lists and
     the other options may differ: a row of a text-only run serves a run of both tasks)."""
     keys = ("digits", "text", "quick")
-    return all(a.get(k) == b.get(k) for k in keys)
+    # JSON wrote the tuples (seeds, Tucker ranks) as lists: compare through one JSON round trip.
+    return all(json.loads(json.dumps(a.get(k))) == json.loads(json.dumps(b.get(k))) for k in keys)
 
 
 def jobs_of(config: StudyConfig) -> list[tuple[str, str, int]]:

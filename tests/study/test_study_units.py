@@ -147,3 +147,14 @@ def test_split_trained_grouped_convs_fold_into_native_grouped_convs(technique):
     x = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
     np.testing.assert_allclose(native["digit"].predict(x, verbose=0), split["digit"].predict(x, verbose=0),
                                atol=1e-5)
+
+
+def test_resume_matches_rows_journaled_as_json_by_their_sizes():
+    import json
+    from dataclasses import asdict, replace
+
+    from edgeshare.study.pipeline import _same_sizes
+
+    journaled = json.loads(json.dumps(asdict(replace(FULL, text_techniques=("tied",)))))  # a text-only part
+    assert _same_sizes(journaled, asdict(FULL))
+    assert not _same_sizes(journaled, asdict(QUICK))
