@@ -6,7 +6,8 @@ tensor of the same name in the float32 file (both come from one SavedModel, so n
 dequantizing it with its own scale and zero point. The relative error is ||int8 - float|| / ||float||
 over all samples. The tensors that mark "the output of the k-th block application" are picked by name:
 
-- `SharedTransformerStack`: `.../block_<j>[_<call>]/add_1`, the block's second residual add;
+- `SharedTransformerStack`: `.../block_<j>[_<call>]/add_1` (`layer_<i>` when only a sublayer is shared), the
+  block's second residual add;
 - `UniversalTransformer`: `.../block[_<call>]/add_1` inside the layer, one per step;
 - CNN bodies: the `residual<i>` adds;
 - `Repeat(mode="loop")`: only the WHILE op's output is visible (the loop body's tensors hold the last
@@ -24,7 +25,7 @@ import numpy as np
 
 from edgeshare.study.tflite_eval import dequantize, quantize
 
-USE_PATTERN = re.compile(r"(/block(?:_\d+)*/add_1$)|(/residual\d+(?:_\d+)?/Add$)")
+USE_PATTERN = re.compile(r"(/(?:block|layer)(?:_\d+)*/add_1$)|(/residual\d+(?:_\d+)?/Add$)")
 
 
 @dataclass(frozen=True)
