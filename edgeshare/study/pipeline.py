@@ -243,7 +243,7 @@ def unrolled_twin(model: Any, config: StudyConfig) -> Any:
     return twin
 
 
-def add_bench(config: StudyConfig, rows: list[Row]) -> None:
+def add_bench(config: StudyConfig, rows: list[Row]) -> int:
     """Fill p50_ms and ram_mb (float32 file) and int8_p50_ms, int8_ram_mb from one `edgeshare bench` call, for
     the rows that have none yet (a resumed row keeps the numbers it was benched with).
     A technique made of several models (separate_tasks) adds their latencies and RAM: all run per input."""
@@ -258,6 +258,7 @@ def add_bench(config: StudyConfig, rows: list[Row]) -> None:
             setattr(r, p50_attr, round(sum(b.p50_ms for b in got), 4))
             setattr(r, ram_attr, round(sum(b.ram_mb for b in got), 2))
             r.ram_source = got[0].ram_source
+    return len(paths)
 
 
 def train_in_worker(config: StudyConfig, backend: str, jobs: list[tuple[str, str, int]], out_dir: Path,
@@ -359,8 +360,8 @@ def run(config: StudyConfig, out_dir: Path, backend: str = "tensorflow", corpus_
             f"(stock {row.stock_tflite_f32_bytes:,} / {row.stock_tflite_int8_bytes:,}); "
             f"train {row.train_seconds:.0f} s, all {time.perf_counter() - started:.0f} s")
     started = time.perf_counter()
-    add_bench(config, rows)
-    log(f"benched {sum(len(r.files) for r in rows)} files in {time.perf_counter() - started:.0f} s")
+    benched = add_bench(config, rows)
+    log(f"benched {benched} files in {time.perf_counter() - started:.0f} s")
     return rows
 
 
