@@ -136,6 +136,7 @@ def export_tflite(
     lower_grouped_conv: bool = False,
     signatures: Signatures = None,
     input_shapes: Mapping[str, Sequence[int]] | None = None,
+    int8_softmax: bool | None = None,
 ) -> ExportReport:
     """Convert a Keras model to .tflite, repair shared weights, verify it and compare it with Keras.
 
@@ -156,6 +157,8 @@ def export_tflite(
             multi-task model plus "all" (see export/signatures.py).
         input_shapes: full shapes (batch first) by input name for inputs with unknown dimensions, such as
             a keras-hub model's token ids: `{"token_ids": (1, 128), "padding_mask": (1, 128)}`.
+        int8_softmax: trace Keras' masked softmax in the form full int8 keeps (export/masked_softmax.py);
+            default: for `quantize="int8"` only. False keeps Keras' own form, whose int8 attention collapses.
 
     Returns:
         An ExportReport, also written to `<path>.report.json`, with the per-delegate op support.
@@ -169,7 +172,7 @@ def export_tflite(
                 input_shapes=input_shapes)
     sigs = resolve_signatures(p.output_names, signatures) if signatures is not None else None
     say(f"converting to TFLite ({quantize})" + (f" with signatures {', '.join(sigs)}" if sigs else ""))
-    data = tflite_with_layer_forms(p, quantize, sigs, bank_export, lower_grouped_conv)
+    data = tflite_with_layer_forms(p, quantize, sigs, bank_export, lower_grouped_conv, int8_softmax)
     out = os.fspath(path)
 
     def judge(file: str) -> tuple[Numerics, list[dict[str, Any]]]:

@@ -42,11 +42,10 @@ def growth_curves(config: StudyConfig, rows: list[Row], corpus: str | None) -> d
         windows = load_text_data(config, corpus_bytes(corpus)).eval_windows[: config.growth_samples]
         feed = {"tokens": windows[:, :-1]}
         for r in texts:
-            curves[f"text/{r.technique}"] = _curve(r.files["lm_none"], r.bounded_files["lm"], feed, seed,
-                                                   "int8, bounded mask")
+            curves[f"text/{r.technique}"] = _curve(r.files["lm_none"], r.files["lm_int8"], feed, seed, "int8")
         plain = next((r for r in texts if r.technique == "tied"), texts[0])
-        curves[f"text/{plain.technique} (Keras mask)"] = _curve(plain.files["lm_none"], plain.files["lm_int8"], feed,
-                                                                seed, "int8, Keras' mask")
+        curves[f"text/{plain.technique} (Keras mask)"] = _curve(plain.files["lm_none"], plain.keras_mask_files["lm"],
+                                                                feed, seed, "int8, Keras' mask")
     images = [r for r in first if r.task == "digits" and r.technique in DIGITS_GROWTH]
     if images:
         x = DigitsData.load().x_test[: config.growth_samples]
@@ -72,20 +71,21 @@ def analyse(config: StudyConfig, rows: list[Row], out_dir: Path, figures: Path, 
     summaries = summarize(rows_to_json(rows))
     losses = {task: mean_by_technique(rows, task, int8_loss) for task in ("digits", "text")}
     worst = {task: max(v, key=lambda k: v[k]) for task, v in losses.items() if v}
-    bounded = mean_by_technique(rows, "text", lambda r: int8_loss(r, r.int8_bounded_mask_metric))
+    keras_mask = mean_by_technique(rows, "text", lambda r: int8_loss(r, r.int8_keras_mask_metric))
     remedies: dict[str, Any] = {}
-    if bounded:
-        remedies["bounded_mask"] = {
-            t: {"int8_loss_keras_mask": round(losses["text"][t], 4), "int8_loss_bounded_mask": round(bounded[t], 4),
-                "recovered": round(losses["text"][t] - bounded[t], 4)} for t in bounded
+    if keras_mask:
+        remedies["int8_softmax"] = {
+            t: {"int8_loss_keras_mask": round(keras_mask[t], 4), "int8_loss_edgeshare": round(losses["text"][t], 4),
+                "recovered": round(keras_mask[t] - losses["text"][t], 4)} for t in keras_mask
         }
-        worst["text_bounded_mask"] = max(bounded, key=lambda k: bounded[k])
+        worst["text_keras_mask"] = max(keras_mask, key=lambda k: keras_mask[k])
     unrolled = mean_by_technique([r for r in rows if r.technique == "repeat_loop"], "text",
                                  lambda r: int8_loss(r, r.int8_unrolled_metric))
     if unrolled:
-        remedies["unrolled_loop"] = {"int8_loss_loop": round(bounded["repeat_loop"], 4),
+        loop = losses["text"]["repeat_loop"]
+        remedies["unrolled_loop"] = {"int8_loss_loop": round(loop, 4),
                                      "int8_loss_unrolled": round(unrolled["repeat_loop"], 4),
-                                     "recovered": round(bounded["repeat_loop"] - unrolled["repeat_loop"], 4)}
+                                     "recovered": round(loop - unrolled["repeat_loop"], 4)}
     log(f"int8: worst {worst}; computing the error use by use")
     curves = growth_curves(config, rows, corpus)
     figs = []

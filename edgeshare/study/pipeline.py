@@ -64,9 +64,9 @@ class Row:
     metric: float
     int8_metric: float
     tflite_f32_metric: float
-    # text only: the int8 file exported with a bounded causal mask (edgeshare.study.bounded_mask)
-    int8_bounded_mask_metric: float
-    # repeat_loop only: the same weights exported unrolled (per-use activation ranges), with the bounded mask
+    # text only: the int8 file exported with Keras' own masked softmax (`export_tflite(int8_softmax=False)`)
+    int8_keras_mask_metric: float
+    # repeat_loop only: the same weights exported unrolled (per-use activation ranges)
     int8_unrolled_metric: float
     unique_params: int
     params_per_use: int
@@ -86,7 +86,7 @@ class Row:
     task_metrics: dict[str, float] = field(default_factory=dict)
     int8_task_metrics: dict[str, float] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # "<key>_<mode>" -> path (benched)
-    bounded_files: dict[str, str] = field(default_factory=dict)  # key -> int8 file with the bounded mask
+    keras_mask_files: dict[str, str] = field(default_factory=dict)  # key -> int8 file with Keras' masked softmax
 
 
 def row_from_json(d: dict[str, Any]) -> Row:
@@ -170,7 +170,6 @@ def export_and_evaluate(config: StudyConfig, trained: Trained, out_dir: Path, di
     """Export every model of `trained` with edgeshare (float32, int8) and, if `with_stock`, with the stock
     converter; evaluate the edgeshare files. Returns the row (without bench numbers) and the stock bytes."""
     from edgeshare.converters import export_tflite
-    from edgeshare.study.bounded_mask import bounded_mask
     from edgeshare.study.stock import stock_tflite
 
     task, technique = trained.task, trained.technique
@@ -183,8 +182,8 @@ def export_and_evaluate(config: StudyConfig, trained: Trained, out_dir: Path, di
     unique = per_use = duplicates = 0
     cosine = 1.0
     files: dict[str, str] = {}
-    metrics: dict[str, dict[str, float]] = {"none": {}, "int8": {}, "int8_bounded_mask": {}, "int8_unrolled": {}}
-    bounded_files: dict[str, str] = {}
+    metrics: dict[str, dict[str, float]] = {"none": {}, "int8": {}, "int8_keras_mask": {}, "int8_unrolled": {}}
+    keras_mask_files: dict[str, str] = {}
     for key, model in trained.models.items():
         mapping: dict[str, int] | None = None
         for mode in ("none", "int8"):
@@ -203,28 +202,26 @@ def export_and_evaluate(config: StudyConfig, trained: Trained, out_dir: Path, di
             if with_stock:
                 stock[mode] += len(stock_tflite(model, mode, cal))
         if task == "text":
-            path = str(folder / f"{key}_int8_bounded_mask.tflite")
-            with bounded_mask():
-                export_tflite(model, path, "int8", calibration=cal)
-            metrics["int8_bounded_mask"] = _evaluate_file(path, task, trained, digits, text, key, None)[0]
-            bounded_files[key] = path
+            path = str(folder / f"{key}_int8_keras_mask.tflite")
+            export_tflite(model, path, "int8", calibration=cal, int8_softmax=False)
+            metrics["int8_keras_mask"] = _evaluate_file(path, task, trained, digits, text, key, None)[0]
+            keras_mask_files[key] = path
         if technique == "repeat_loop":
             path = str(folder / f"{key}_int8_unrolled.tflite")
-            with bounded_mask():
-                export_tflite(unrolled_twin(model, config), path, "int8", calibration=cal)
+            export_tflite(unrolled_twin(model, config), path, "int8", calibration=cal)
             metrics["int8_unrolled"] = _evaluate_file(path, task, trained, digits, text, key, None)[0]
     main = "lm" if task == "text" else "digit"
     row = Row(
         technique=technique, task=task, seed=trained.seed, backend=trained.backend, metric_name=metric_name(task),
         metric=trained.metric, int8_metric=metrics["int8"][main], tflite_f32_metric=metrics["none"][main],
-        int8_bounded_mask_metric=metrics["int8_bounded_mask"].get(main, float("nan")),
+        int8_keras_mask_metric=metrics["int8_keras_mask"].get(main, float("nan")),
         int8_unrolled_metric=metrics["int8_unrolled"].get(main, float("nan")),
         unique_params=unique, params_per_use=per_use, tflite_f32_bytes=sizes["none"],
         tflite_int8_bytes=sizes["int8"], stock_tflite_f32_bytes=stock["none"], stock_tflite_int8_bytes=stock["int8"],
         stock_seed=trained.seed, duplicate_bytes=duplicates, int8_cosine=cosine,
         train_seconds=round(trained.train_seconds, 2),
         task_metrics=trained.task_metrics if task == "digits" else {},
-        int8_task_metrics=metrics["int8"] if task == "digits" else {}, files=files, bounded_files=bounded_files,
+        int8_task_metrics=metrics["int8"] if task == "digits" else {}, files=files, keras_mask_files=keras_mask_files,
     )
     return row, stock
 
@@ -319,7 +316,9 @@ def run(config: StudyConfig, out_dir: Path, backend: str = "tensorflow", corpus_
     if resume and journal.exists():
         for line in journal.read_text().splitlines():
             d = json.loads(line)
-            if _same_sizes(d.pop("config"), asdict(config)) and d["backend_requested"] == backend:
+            # a row of another configuration, backend or row layout (an older study) is run again
+            if (_same_sizes(d.pop("config"), asdict(config)) and d["backend_requested"] == backend
+                    and set(d) - {"backend_requested"} <= {f.name for f in fields(Row)}):
                 d.pop("backend_requested")
                 done[(d["task"], d["technique"], d["seed"])] = row_from_json(d)
         log(f"resuming: {len(done)} row(s) from {journal}")

@@ -36,7 +36,7 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 MODES = {  # panel title -> (bytes of which file, which metric)
     "float32 file": ("f32", "metric"),
     "int8 file (as exported)": ("int8", "int8_metric"),
-    "int8 file, bounded causal mask": ("int8", "int8_bounded_mask_metric"),
+    "int8 file, Keras' masked softmax": ("int8", "int8_keras_mask_metric"),
 }
 
 
@@ -58,7 +58,7 @@ def _plain_log_axis(axis: object) -> None:
 
 
 def pareto_figure(summaries: list[Summary], task: str, path: Path, title: str) -> Path:
-    """One panel per file kind (float32, int8, and for text int8 with the bounded mask): the metric (mean ±
+    """One panel per file kind (float32, int8, and for text int8 with Keras' masked softmax): the metric (mean ±
     std over seeds) against the edgeshare file size in KB, the stock converter's size as a grey x joined to
     each point, the technique named beside its point, and the Pareto front of edgeshare's files."""
     import matplotlib

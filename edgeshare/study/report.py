@@ -63,7 +63,7 @@ class Summary:
     extra: dict[str, Stat]  # the optional metrics of OPTIONAL that the rows carry (finite values only)
 
 
-OPTIONAL = ("int8_bounded_mask_metric", "int8_unrolled_metric", "tflite_f32_metric")
+OPTIONAL = ("int8_keras_mask_metric", "int8_unrolled_metric", "tflite_f32_metric")
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[Summary]:
