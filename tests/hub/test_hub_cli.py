@@ -185,6 +185,9 @@ def test_the_readme_lines_export_a_keras_hub_gpt2(tmp_path, monkeypatch, capsys)
     backbone = keras_hub.models.GPT2Backbone(vocabulary_size=VOCAB, num_layers=2, num_heads=2, hidden_dim=64,
                                              intermediate_dim=128, max_sequence_length=128, dropout=0.0)
     keras_hub.models.GPT2CausalLM(backbone=backbone, preprocessor=None).save_to_preset(str(tmp_path / "gpt2_tiny"))
+    readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+    with open(readme) as fh:
+        assert README_LINES in fh.read(), "the README's example changed: update README_LINES"
     code = README_LINES.replace('"gpt2_base_en"', '"./gpt2_tiny"')
     assert code != README_LINES and len([line for line in README_LINES.splitlines() if line]) == 5
     monkeypatch.chdir(tmp_path)
