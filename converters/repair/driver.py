@@ -382,7 +382,7 @@ def _repair_within_tolerance(s: _Session, check: bool) -> tuple[_Candidate, list
         if all(m.rule in IDENTICAL_RULES for m in cand.plan.merged):
             notes.append(f"the outputs could not be compared ({why}); every merge re-points a reader at "
                          "byte-identical data of the same type and quantization, so they are the input's by "
-                         "construction")
+                         "construction (--input-shape NAME=DIMS sets dynamic input sizes to compare them)")
             return cand, notes, [], why, False
         notes.append(f"the outputs could not be compared ({why}), so the merges are unchecked: no file "
                      "written (--force writes it; --input-shape NAME=DIMS sets dynamic input sizes)")
