@@ -1,8 +1,9 @@
 """The one random-input generator: seeded, by input name, valid for every input.
 
 Floats are standard normal; integer inputs that index a table get ids inside it (`index_bound`); other
-integers are 0 or 1; an int8 input that carries real values gets values across its whole range; booleans
-are random. Dynamic dimensions must be given (`shapes`) or filled with `fill_dynamic`, never guessed.
+integers and booleans are padding masks: ones up to a random length along the last axis, zeros after (a
+mask of random holes masks whole attention rows, which no real input does); an int8 input that carries
+real values gets values across its whole range. Dynamic dimensions must be given (`shapes`) or filled with `fill_dynamic`, never guessed.
 """
 
 from __future__ import annotations
@@ -45,14 +46,24 @@ def draw(spec: TensorSpec, shape: tuple[int, ...], rng: np.random.Generator) -> 
     """One array of `shape` for `spec`, in real values (int8 I/O is quantized by the runner)."""
     dt = np.dtype(spec.dtype)
     if dt == np.bool_:
-        return rng.integers(0, 2, size=shape).astype(bool)
+        return prefix_mask(shape, rng).astype(bool)
     if np.issubdtype(dt, np.integer):
         if spec.scale:  # an integer tensor that carries real values: anywhere in its range
             info = np.iinfo(dt)
             q = rng.integers(info.min, info.max + 1, size=shape)
             return ((q - spec.zero_point) * spec.scale).astype(np.float32)
-        return rng.integers(0, spec.index_bound or 2, size=shape).astype(dt)
+        if spec.index_bound:
+            return rng.integers(0, spec.index_bound, size=shape).astype(dt)
+        return prefix_mask(shape, rng).astype(dt)
     return rng.standard_normal(shape).astype(dt)
+
+
+def prefix_mask(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """0/1 of `shape`: along the last axis, ones up to a random length of at least one, then zeros."""
+    if len(shape) < 2:
+        return np.ones(shape, np.int64)
+    lengths = rng.integers(1, shape[-1] + 1, size=shape[:-1])
+    return (np.arange(shape[-1]) < lengths[..., None]).astype(np.int64)
 
 
 def random_feeds(specs: Sequence[TensorSpec], n: int, seed: int = 0,
