@@ -3,7 +3,8 @@
 Floats are standard normal; integer inputs that index a table get ids inside it (`index_bound`); other
 integers and booleans are padding masks: ones up to a random length along the last axis, zeros after (a
 mask of random holes masks whole attention rows, which no real input does); an int8 input that carries
-real values gets values across its whole range. Dynamic dimensions must be given (`shapes`) or filled with `fill_dynamic`, never guessed.
+real values gets values across its whole range. Dynamic dimensions must be given (`shapes`) or filled with
+`fill_dynamic`, never guessed.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ def test_ids_stay_in_their_table_and_masks_are_prefixes():
              TensorSpec("keep", (-1, 4, 16), "bool"),
              TensorSpec("x", (-1, 3), "float32")]
     b = random_batch(specs, 64, seed=0)
-    assert b["token_ids"].dtype == np.int32 and 0 <= b["token_ids"].min() and b["token_ids"].max() < 50
+    assert b["token_ids"].dtype == np.int32 and b["token_ids"].min() >= 0 and b["token_ids"].max() < 50
     assert len(np.unique(b["token_ids"])) > 10
     for name in ("padding_mask", "keep"):
         m = b[name].astype(np.int64)
