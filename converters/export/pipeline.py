@@ -79,8 +79,8 @@ def _repair_judged(stage: str, fixed: str, judge: Judge, earlier: dict[str, Any]
     if num.passed:  # the export's gate against Keras decides, whatever the repair's relative check said
         info["rejected"] = False
         return first, num, rows, info
-    tried = [{"candidate": "repair", "worst_sample_cosine": num.cosine_similarity, "passed": False}]
-    best = (num.cosine_similarity, first, num, rows, info)
+    # (label, file, numerics, per-signature rows, repair summary), in the order of preference
+    candidates = [("repair", first, num, rows, info)]
     value_rules = sorted({m.rule for m in rr.merged} - IDENTICAL_RULES)
     for k, rule in enumerate(value_rules):
         alt = f"{fixed}.avoid{k}"
@@ -88,19 +88,20 @@ def _repair_judged(stage: str, fixed: str, judge: Judge, earlier: dict[str, Any]
         if not os.path.exists(alt):
             continue
         alt_num, alt_rows = judge(alt)
-        tried.append({"candidate": f"repair without {rule}", "worst_sample_cosine": alt_num.cosine_similarity,
-                      "passed": alt_num.passed})
-        if alt_num.passed or alt_num.cosine_similarity > best[0] + NEAR:
-            best = (alt_num.cosine_similarity, alt, alt_num, alt_rows, repair_summary(alt_rr, earlier))
+        candidates.append((f"repair without {rule}", alt, alt_num, alt_rows, repair_summary(alt_rr, earlier)))
         if alt_num.passed:
             break
-    if not best[2].passed:
+    if not candidates[-1][2].passed:
         raw_num, raw_rows = judge(stage)
-        tried.append({"candidate": "unrepaired", "worst_sample_cosine": raw_num.cosine_similarity,
-                      "passed": raw_num.passed})
-        if raw_num.passed or raw_num.cosine_similarity > best[0] + NEAR:
-            best = (raw_num.cosine_similarity, stage, raw_num, raw_rows, {**info, "bytes_saved": 0, "merged": []})
-    _, chosen, num, rows, info = best
+        candidates.append(("unrepaired", stage, raw_num, raw_rows, {**info, "bytes_saved": 0, "merged": []}))
+    tried = [{"candidate": c[0], "worst_sample_cosine": c[2].cosine_similarity, "passed": c[2].passed}
+             for c in candidates]
+    passing = [c for c in candidates if c[2].passed]
+    if passing:
+        _, chosen, num, rows, info = passing[0]
+    else:
+        top = max(c[2].cosine_similarity for c in candidates)
+        _, chosen, num, rows, info = next(c for c in candidates if c[2].cosine_similarity >= top - NEAR)
     info["against_keras"] = tried
     info["rejected"] = chosen == stage and bool(rr.merged)
     return chosen, num, rows, info

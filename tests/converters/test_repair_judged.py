@@ -80,3 +80,10 @@ def test_when_none_passes_a_clearly_better_candidate_wins(judged):
 def test_files_left_behind_are_only_the_candidates(judged, tmp_path):
     judged({"repair": (0.99, True), "avoid": (0.99, True), "unrepaired": (0.99, True)})
     assert sorted(os.listdir(tmp_path)) == ["repaired.tflite", "unrepaired.tflite"]
+
+
+def test_when_none_passes_the_first_within_near_of_the_best_is_kept(judged):
+    # the best is the unrepaired file (0.908); the rule-avoiding repair (0.904) is within NEAR of it and
+    # comes first, so it is kept, though the repair itself (0.900) is not
+    chosen, info = judged({"repair": (0.900, False), "avoid": (0.904, False), "unrepaired": (0.908, False)})
+    assert chosen == "avoid" and not info["rejected"]
