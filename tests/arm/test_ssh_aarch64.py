@@ -48,5 +48,5 @@ def test_ssh_bench_runs_on_aarch64_and_a_hostile_name_executes_nothing(tmp_path:
         assert r["machine"] == "aarch64", r  # the runner's platform.machine(), on the board
         assert r["device_info"]["abi"] == "aarch64" and r["target"] == "ssh" and r["device"] == f"ssh:{SPEC}"
         assert r["runs"] == 5 and len(r["latencies_ms"]) == 5 and r["p50_ms"] > 0
-    assert [r["runtime"] for r in rows] == ["litert", "onnxruntime"]
+    assert [r["runtime"] for r in rows] == ["litert-compiled", "onnxruntime"]  # CompiledModel is the default
     assert os.listdir(remote) == []  # the work folder on the board is gone

@@ -35,6 +35,7 @@ def _close(predicted_mb: float, measured_mb: float) -> bool:
     return abs(predicted_mb - measured_mb) <= 0.10 * measured_mb + 2.0
 
 
+@pytest.mark.ram
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_litert_prediction_matches_the_measurement(case, tmp_path):
     path = CASES[case](str(tmp_path / f"{case}.tflite"))
@@ -62,6 +63,7 @@ def test_copies_with_and_without_the_cache(tmp_path):
     assert tied.runtime(LITERT_CACHE).unpacked_bytes == 0
 
 
+@pytest.mark.ram
 def test_onnx_prepacking_prediction_and_its_cost(tmp_path):
     path = write_tied_onnx(str(tmp_path / "tied.onnx"), vocab=50000, dim=128)
     pred = predict_ram(path)

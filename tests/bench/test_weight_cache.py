@@ -42,6 +42,7 @@ def reused(tmp_path_factory):
     return write_shared_dense(str(tmp_path_factory.mktemp("reused") / "reused.tflite"), dim=2048, uses=8)
 
 
+@pytest.mark.ram
 def test_default_bench_holds_a_reused_weight_once_at_interpreter_speed(reused, tmp_path):
     out = tmp_path / "out.json"
     assert main(["bench", reused, "--json", str(out), "--no-history"]) == 0
