@@ -57,7 +57,8 @@ def compare_rows(results: Sequence[dict[str, Any]], latest: bool = False) -> lis
             "init_ms": r.get("init_ms"),
             "memory_mb": r.get("peak_mem_mb", r.get("peak_rss_mb")),
             "ram_mb": r.get("ram_mb"),
-            "ram_to_weight": r.get("ram_to_weight"),
+            # no ratio to a gain at or below zero (memory.py), also for results recorded before that rule
+            "ram_to_weight": r.get("ram_to_weight") if (r.get("ram_mb") or 0) > 0 else None,
             "peak_ram_mb": r.get("peak_ram_mb"),
             "weight_bytes": r.get("weight_bytes"),
             "first_launch_init_ms": (r.get("first_launch") or {}).get("init_ms"),

@@ -12,7 +12,9 @@ mapped model file, the mapped XNNPACK weight cache, shared-library code). `snaps
   reported beside it, not in it;
 - `peak_ram_mb`: the first launch's peak (VmHWM) over the baseline, without that library code;
 - `ram_to_weight`: `ram_mb` over the weights stored in the file.
-All figures are MiB (2**20 bytes).
+All figures are MiB (2**20 bytes). A model smaller than the allocator's noise between two processes can
+show a gain at or below zero (onnxruntime's arena: about -2 MiB for a 12 KB CNN); it is kept as measured,
+shown as "~0", and gets no `ram_to_weight`: there is no ratio to a gain the comparison cannot resolve.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def ram_figures(baseline: Mapping[str, Any], steady: Mapping[str, Any], first: M
 
 
 def weight_ratio(ram_mb: float | None, weight_bytes: int | None) -> dict[str, Any]:
-    """`ram_to_weight` when both are known."""
-    if ram_mb is None or not weight_bytes:
+    """`ram_to_weight` when both are known and the RAM gain is above zero (see the module docstring)."""
+    if ram_mb is None or not weight_bytes or ram_mb <= 0:
         return {"ram_to_weight": None}
     return {"ram_to_weight": ram_mb * MIB / weight_bytes}

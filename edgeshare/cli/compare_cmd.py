@@ -65,7 +65,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def fmt_mb(x: float | None) -> str:
-    return "-" if x is None else f"{x:.1f}"
+    """A RAM gain in MiB; at or below zero it is under the noise of a two-process comparison: "~0"."""
+    if x is None:
+        return "-"
+    return "~0" if x <= 0 else f"{x:.1f}"
 
 
 def fmt_ratio(x: float | None) -> str:
