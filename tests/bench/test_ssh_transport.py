@@ -45,7 +45,8 @@ def test_ssh_flow_end_to_end_with_hostile_names(sshd, transport, tmp_path, hosti
         assert r["engine"] == "edgeshare.bench.runner" and len(r["latencies_ms"]) == 12 and r["p50_ms"] > 0
         assert r["command"].startswith("ssh -F ") and " -p " in r["command"]
         assert r["device_info"]["abi"] == os.uname().machine and r["device_info"]["ssh"] == sshd.spec
-        assert r["ram_mb"] is not None and r["ram_to_weight"] is not None  # RAM over the board's baseline process
+        # RAM over the board's baseline process; a KB-sized model can gain nothing measurable (memory.py)
+        assert r["ram_mb"] is not None and (r["ram_to_weight"] is not None) == (r["ram_mb"] > 0)
     # The weight cache was built in the board's work folder by a first launch and mapped by the measured one.
     assert rows[0]["setup"] == "compiled+cache" and rows[0]["weight_cache"].startswith(str(remote_base))
     assert rows[0]["first_launch"]["separate_process"] and len(rows[0]["commands"]) == 3
