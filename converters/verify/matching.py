@@ -352,16 +352,26 @@ def _close_under(a: Prepared, b: Prepared, p: tuple[int, ...], full: bool = True
     return worst, clipped
 
 
+def _relation(kept: Prepared, other: Prepared) -> Relation:
+    """How `other` relates to `kept`; a copy linked only through a third copy is described by that
+    chain's weakest link (requantized, difference unknown)."""
+    r = relate(kept, other)
+    return r if r is not None else Relation("requantized", None, float("nan"))
+
+
+def _group(members: list[Member]) -> Group:
+    """A group of `members` (the kept copy first), of the loosest relation among the others."""
+    kinds = {m.relation for m in members[1:]}
+    kind = "requantized" if "requantized" in kinds else ("transposed" if "transposed" in kinds else "exact")
+    return Group(members, kind)
+
+
 def _rooted(kept: Prepared, others: list[Prepared]) -> Group:
     out = [Member(kept.w, "kept")]
     for m in others:
-        r = relate(kept, m)
-        if r is None:  # linked through a third copy: describe it by that chain's weakest link
-            r = Relation("requantized", None, float("nan"))
+        r = _relation(kept, m)
         out.append(Member(m.w, r.relation, r.perm, r.diff, r.saturated))
-    kinds = {m.relation for m in out[1:]}
-    kind = "requantized" if "requantized" in kinds else ("transposed" if "transposed" in kinds else "exact")
-    return Group(out, kind)
+    return _group(out)
 
 
 def reroot(group: Group, kept: StoredWeight) -> Group:
@@ -393,13 +403,9 @@ def reroot(group: Group, kept: StoredWeight) -> Group:
             out.append(Member(m.weight, "requantized", perm, near.max_abs_diff, near.saturated))
             continue
         prepared = prepared or prepare(kept, 0)
-        r = relate(prepared, prepare(m.weight, 1))
-        if r is None:  # linked through a third copy: describe it by that chain's weakest link
-            r = Relation("requantized", None, float("nan"))
+        r = _relation(prepared, prepare(m.weight, 1))
         out.append(Member(m.weight, r.relation, r.perm, r.diff, r.saturated))
-    kinds = {m.relation for m in out[1:]}
-    kind = "requantized" if "requantized" in kinds else ("transposed" if "transposed" in kinds else "exact")
-    return Group(out, kind)
+    return _group(out)
 
 
 def _inverse(perm: tuple[int, ...] | None) -> tuple[int, ...] | None:
